@@ -1,0 +1,77 @@
+# The README's two commands: `make run` (set up and start the assistant) and `make test`.
+# Every target sets up what it needs first, so both work on a fresh clone.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+# Ports and paths; override on the command line or in the environment.
+export RASA_PORT    ?= 5005
+export ACTIONS_PORT ?= 5055
+export WEB_PORT     ?= 8080
+export TRACKER_DB   ?= var/trackers.db
+# No outbound traffic at run time: Rasa's telemetry is off, TensorFlow is quiet.
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL   ?= 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+
+LOCK          := requirements/lock.txt
+INSTALLED     := $(VENV)/.installed
+SPACY_VERSION := $(shell sed -n 's/^version: "\(.*\)"/\1/p' nlp/patterns/entities.yml)
+SPACY_MODEL   := build/spacy/en_knee-$(SPACY_VERSION)/meta.json
+MODEL         := models/knee-assistant.tar.gz
+TRAIN_INPUTS  := config.yml domain.yml $(shell find data -name '*.yml') $(SPACY_MODEL)
+
+.PHONY: help install train run shell test test-unit validate benchmark lock clean
+
+help:
+	@echo "make run        set everything up, train if needed, start the assistant (Ctrl-C stops it)"
+	@echo "make test       set everything up, train if needed, run every test"
+	@echo "make install    create .venv from the lock and build the spaCy pipeline"
+	@echo "make train      train the Rasa model (only when data, domain or config changed)"
+	@echo "make shell      chat in the terminal (needs the servers of 'make run' running)"
+	@echo "make benchmark  compare this assistant with the stock 'rasa init' bot"
+	@echo "make lock       re-resolve requirements/lock.txt from pyproject.toml"
+
+install: $(INSTALLED) $(SPACY_MODEL)
+
+$(INSTALLED): $(LOCK) scripts/install.sh
+	PYTHON=$(PYTHON) scripts/install.sh
+	@touch $@
+
+$(SPACY_MODEL): $(INSTALLED) nlp/patterns/entities.yml nlp/build_pipeline.py
+	$(BIN)/python -m nlp.build_pipeline
+
+train: $(MODEL)
+
+$(MODEL): $(TRAIN_INPUTS) | install
+	$(BIN)/rasa train --fixed-model-name knee-assistant --out models
+	@touch $@
+
+run: install train
+	scripts/run.sh
+
+shell: install
+	$(BIN)/rasa shell --endpoints endpoints.yml -m $(MODEL)
+
+validate: install
+	$(BIN)/rasa data validate --fail-on-warnings
+
+test: install train
+	scripts/test.sh
+
+test-unit: install
+	$(BIN)/pytest -m "not slow"
+
+benchmark: install train
+	$(BIN)/python -m scripts.benchmark
+
+lock:
+	uv pip compile pyproject.toml --extra test --python-version 3.10 \
+	  --override requirements/overrides.txt -o $(LOCK)
+
+clean:
+	rm -rf $(VENV) build models .rasa var

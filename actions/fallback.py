@@ -1,0 +1,110 @@
+"""What happens when the assistant does not understand.
+
+The rules in data/rules/fallback.yml wire these up:
+1. action_ask_to_clarify: "Did you mean <topic>?", in the topic's plain-language words, with buttons
+   Yes (the topic) and "No, something else" (/deny, after which the patient is asked to rephrase).
+2. action_default_fallback, if the next message is still unclear (also Rasa's core fallback): the honest scope answer for a message the
+   scope rules place outside the articles (scope.py); else a passage search over the articles, answering only above the tuned
+   relevance threshold and naming the source; else the honest scope answer with the clinic's contact.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Dict, List, Optional, Text, Tuple
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import UserUtteranceReverted
+from rasa_sdk.executor import CollectingDispatcher
+
+from .answers import send_topic_answer
+from .articles import load_library
+from .passage_search import PassageSearch
+from .scope import out_of_scope_reason
+
+NLU_FALLBACK = "nlu_fallback"
+
+# Requests worth offering as a guess, in plain words (topics carry their own label). Small talk
+# ("yes", "thanks", "bye") is never offered: "did you mean 'no'?" helps nobody.
+REQUEST_LABELS = {
+    "ask_capabilities": "What can you help with?",
+    "start_self_check": "Check my symptoms",
+    "book_consultation": "Book a consultation",
+    "human_handoff": "Talk to a member of staff",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def passage_search() -> PassageSearch:
+    return PassageSearch(load_library())
+
+
+def intent_label(intent: str) -> Optional[str]:
+    topic = load_library().topic_for_intent(intent)
+    return topic.label if topic else REQUEST_LABELS.get(intent)
+
+
+def _best_guess(tracker: Tracker) -> Optional[str]:
+    """The most likely intent other than the fallback itself and out_of_scope."""
+    ranking = tracker.latest_message.get("intent_ranking") or []
+    for candidate in ranking:
+        name = candidate.get("name")
+        if name not in (NLU_FALLBACK, "out_of_scope") and intent_label(name):
+            return name
+    return None
+
+
+class ActionAskToClarify(Action):
+    def name(self) -> Text:
+        return "action_ask_to_clarify"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        guess = _best_guess(tracker)
+        if guess is None:
+            dispatcher.utter_message(response="utter_ask_rephrase")
+            return []
+        dispatcher.utter_message(
+            text=f"Just to check I understood: did you mean \u201c{intent_label(guess)}\u201d?",
+            buttons=[
+                {"title": "Yes", "payload": f"/{guess}"},
+                {"title": "No, something else", "payload": "/deny"},
+            ],
+        )
+        return []
+
+
+def _last_typed_message(tracker: Tracker) -> Tuple[str, List[Dict[str, Any]]]:
+    """The patient's most recent typed message and its entities (a button payload such as
+    "/out_of_scope" is not typed)."""
+    for event in reversed(tracker.events):
+        text = (event.get("text") or "").strip()
+        if event.get("event") == "user" and not text.startswith("/"):
+            return text, (event.get("parse_data") or {}).get("entities") or []
+    return "", []
+
+
+class ActionDefaultFallback(Action):
+    def name(self) -> Text:
+        return "action_default_fallback"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        text, entities = _last_typed_message(tracker)
+        hit = None
+        if out_of_scope_reason(text, entities) is None:
+            hit = passage_search().search(text)
+        if hit is None:
+            dispatcher.utter_message(response="utter_out_of_scope")
+        else:
+            send_topic_answer(
+                hit.topic,
+                dispatcher,
+                tracker,
+                domain,
+                lead_in=f"This part of the clinic's articles may help (\u201c{hit.topic.label}\u201d):",
+            )
+        # Take the message the assistant could not place out of the dialogue history, so it does not
+        # steer what comes next (as Rasa's own default fallback does).
+        return [UserUtteranceReverted()]

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Start the action server and the Rasa server (REST channel) and keep them in the foreground.
+# Ctrl-C stops both. Ports come from ACTIONS_PORT and RASA_PORT (defaults in the Makefile).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+: "${RASA_PORT:=5005}" "${ACTIONS_PORT:=5055}" "${TRACKER_DB:=var/trackers.db}"
+export RASA_PORT ACTIONS_PORT TRACKER_DB RASA_TELEMETRY_ENABLED=false
+mkdir -p "$(dirname "$TRACKER_DB")" var/log
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo
+  echo "run: stopping the assistant"
+  kill "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap stop INT TERM EXIT
+
+.venv/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" &
+pids+=($!)
+.venv/bin/rasa run --model models/knee-assistant.tar.gz --endpoints endpoints.yml \
+  --credentials credentials.yml --port "$RASA_PORT" --interface 127.0.0.1 &
+pids+=($!)
+
+# The Rasa server opens its port only once the model is loaded.
+for _ in $(seq 1 180); do
+  if curl -sf "http://127.0.0.1:$RASA_PORT/" >/dev/null; then break; fi
+  sleep 1
+done
+
+cat <<MSG
+
+  The knee-pain assistant is running.
+    Chat in this terminal:  make shell        (in a second terminal)
+    REST channel:           curl -s -XPOST http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook \\
+                              -H 'Content-Type: application/json' \\
+                              -d '{"sender": "me", "message": "How much does stem cell therapy cost?"}'
+    Action server:          http://127.0.0.1:$ACTIONS_PORT/health
+  Press Ctrl-C to stop.
+
+MSG
+wait -n "${pids[@]}"

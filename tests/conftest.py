@@ -1,0 +1,72 @@
+"""Shared fixtures: the action-test trio (tracker, dispatcher, domain), as in RasaHQ/rasa-demo."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_domain() -> Dict[str, Any]:
+    return yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+
+
+def initial_slots(domain: Dict[str, Any]) -> Dict[str, Any]:
+    """Slot values at the start of a conversation, as Rasa sends them to the action server."""
+    return {name: spec.get("initial_value") for name, spec in domain.get("slots", {}).items()}
+
+
+def user_event(text: str, intent: str, confidence: float = 0.95, entities: Optional[List[dict]] = None,
+               ranking: Optional[List[dict]] = None) -> Dict[str, Any]:
+    parse_data = {
+        "text": text,
+        "intent": {"name": intent, "confidence": confidence},
+        "intent_ranking": ranking or [{"name": intent, "confidence": confidence}],
+        "entities": entities or [],
+    }
+    return {"event": "user", "text": text, "parse_data": parse_data}
+
+
+def make_tracker(domain: Dict[str, Any], text: str = "hello", intent: str = "greet", *,
+                 history: Optional[List[dict]] = None, **parse) -> Tracker:
+    """A tracker whose latest message is `text`, classified as `intent`."""
+    latest = user_event(text, intent, **parse)
+    events = list(history or []) + [latest]
+    return Tracker(
+        sender_id="test-patient",
+        slots=initial_slots(domain),
+        latest_message=latest["parse_data"],
+        events=events,
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
+    )
+
+
+@pytest.fixture(scope="session")
+def trained_agent():
+    """The trained model, loaded in-process as the server loads it (`make train` builds it)."""
+    from scripts.nlu_eval import load_agent
+
+    return load_agent()
+
+
+@pytest.fixture
+def domain() -> Dict[str, Any]:
+    return load_domain()
+
+
+@pytest.fixture
+def dispatcher() -> CollectingDispatcher:
+    return CollectingDispatcher()
+
+
+@pytest.fixture
+def tracker(domain) -> Tracker:
+    return make_tracker(domain)

@@ -1,0 +1,125 @@
+"""Start the real action server and Rasa server for end-to-end tests, on free loopback ports."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+RASA = str(Path(sys.executable).with_name("rasa"))
+MODEL = ROOT / "models" / "knee-assistant.tar.gz"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Process:
+    """A server process whose output goes to a log file the test can read."""
+
+    def __init__(self, name: str, args: List[str], env: Dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def wait_for(url: str, process: Process, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.proc.poll() is not None:
+            raise RuntimeError(f"{process.name} exited early:\n{process.log()[-3000:]}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{process.name} not ready at {url}:\n{process.log()[-3000:]}")
+
+
+class Assistant:
+    """The assistant as `make run` starts it: action server + Rasa server with the REST channel."""
+
+    def __init__(self, workdir: Path, model: Path = MODEL) -> None:
+        if not model.exists():
+            raise FileNotFoundError(f"{model} does not exist: run `make train` first")
+        self.model = model
+        self.workdir = workdir
+        self.rasa_port = free_port()
+        self.actions_port = free_port()
+        self.tracker_db = workdir / "trackers.db"
+        self.env = dict(
+            os.environ,
+            RASA_PORT=str(self.rasa_port),
+            ACTIONS_PORT=str(self.actions_port),
+            TRACKER_DB=str(self.tracker_db),
+            RASA_TELEMETRY_ENABLED="false",
+            TF_CPP_MIN_LOG_LEVEL="2",
+            SQLALCHEMY_SILENCE_UBER_WARNING="1",
+        )
+        self.actions: Optional[Process] = None
+        self.rasa: Optional[Process] = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    def start_actions(self) -> None:
+        self.actions = Process(
+            "actions",
+            [RASA, "run", "actions", "--actions", "actions", "--port", str(self.actions_port)],
+            self.env,
+            self.workdir,
+        )
+        wait_for(f"http://127.0.0.1:{self.actions_port}/health", self.actions)
+
+    def start_rasa(self) -> None:
+        self.rasa = Process(
+            "rasa",
+            [RASA, "run", "--model", str(self.model), "--endpoints", "endpoints.yml",
+             "--credentials", "credentials.yml", "--port", str(self.rasa_port), "--interface", "127.0.0.1"],
+            self.env,
+            self.workdir,
+        )
+        wait_for(self.url + "/", self.rasa)
+
+    def start(self) -> "Assistant":
+        self.start_actions()
+        self.start_rasa()
+        return self
+
+    def stop(self) -> None:
+        for process in (self.rasa, self.actions):
+            if process:
+                process.stop()
+
+    def say(self, sender: str, message: str, timeout: float = 30) -> List[dict]:
+        response = requests.post(
+            self.url + "/webhooks/rest/webhook",
+            json={"sender": sender, "message": message},
+            timeout=timeout,
+        )
+        response.raise_for_status()
+        return response.json()

@@ -1,0 +1,113 @@
+"""Custom actions: the messages they send and the events they return."""
+from __future__ import annotations
+
+import pytest
+from rasa_sdk.events import UserUtteranceReverted
+
+from actions.answers import ActionAnswerFromArticles
+from actions.articles import load_library
+from actions.fallback import ActionAskToClarify, ActionDefaultFallback
+from tests.conftest import make_tracker, user_event
+
+TOPICS = sorted(load_library().topics.values(), key=lambda topic: topic.intent)
+NEXT_STEPS = ["/start_self_check", "/book_consultation", "/ask_capabilities"]
+
+
+def payloads(message):
+    return [button["payload"] for button in message["buttons"]]
+
+
+@pytest.mark.parametrize("topic", TOPICS, ids=lambda topic: topic.intent)
+def test_answer_from_articles_sends_answer_source_disclaimer_and_next_steps(topic, domain, dispatcher):
+    tracker = make_tracker(domain, text="a question", intent=topic.intent)
+
+    events = ActionAnswerFromArticles().run(dispatcher, tracker, domain)
+
+    assert events == []
+    (message,) = dispatcher.messages
+    text = message["text"]
+    assert text.startswith(topic.answer)
+    for source in topic.sources:
+        assert source.article.title in text
+    assert "General information only, not a diagnosis or medical advice" in text
+    assert "+1 (555) 010-0100" in text  # the clinic's phone, filled in from the domain slot
+    assert "{" not in text, "a placeholder was left unfilled"
+    assert ("investigational" in text) == topic.about_msc
+    assert payloads(message) == NEXT_STEPS
+    assert "911" not in text
+
+
+def test_check_my_symptoms_shows_the_articles_self_check_signs(domain, dispatcher):
+    tracker = make_tracker(domain, text="check my symptoms", intent="start_self_check")
+    ActionAnswerFromArticles().run(dispatcher, tracker, domain)
+    assert dispatcher.messages[0]["text"].startswith(load_library().topics["ask_knee_pain_symptoms"].answer)
+
+
+def test_answer_action_given_a_non_topic_intent_answers_with_the_scope_response(domain, dispatcher):
+    tracker = make_tracker(domain, text="hello", intent="greet")
+    assert ActionAnswerFromArticles().run(dispatcher, tracker, domain) == []
+    assert dispatcher.messages[0]["response"] == "utter_out_of_scope"
+
+
+def test_clarification_names_the_best_guess_in_plain_words(domain, dispatcher):
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.5},
+        {"name": "out_of_scope", "confidence": 0.3},
+        {"name": "ask_msc_cost", "confidence": 0.2},
+    ]
+    tracker = make_tracker(domain, text="hw mch r them", intent="nlu_fallback", ranking=ranking)
+
+    events = ActionAskToClarify().run(dispatcher, tracker, domain)
+
+    assert events == []
+    (message,) = dispatcher.messages
+    assert "Cost of stem cell therapy" in message["text"]
+    assert "ask_msc_cost" not in message["text"]
+    assert payloads(message) == ["/ask_msc_cost", "/deny"]
+
+
+def test_clarification_never_offers_small_talk_and_without_a_guess_asks_to_rephrase(domain, dispatcher):
+    ranking = [{"name": "nlu_fallback", "confidence": 0.5}, {"name": "deny", "confidence": 0.4},
+               {"name": "thank", "confidence": 0.3}, {"name": "out_of_scope", "confidence": 0.2}]
+    tracker = make_tracker(domain, text="???", intent="nlu_fallback", ranking=ranking)
+    ActionAskToClarify().run(dispatcher, tracker, domain)
+    assert [message["response"] for message in dispatcher.messages] == ["utter_ask_rephrase"]
+
+
+def test_fallback_answers_from_a_relevant_passage_naming_its_source(domain, dispatcher):
+    tracker = make_tracker(
+        domain, text="how much do the injections cost", intent="nlu_fallback"
+    )
+
+    events = ActionDefaultFallback().run(dispatcher, tracker, domain)
+
+    assert events == [UserUtteranceReverted()]
+    (message,) = dispatcher.messages
+    assert "Cost of stem cell therapy" in message["text"]
+    assert "Does Stem Cell Therapy Cure Knee Pain?" in message["text"]
+    assert payloads(message) == NEXT_STEPS
+
+
+def test_fallback_searches_the_last_typed_message_not_a_button_payload(domain, dispatcher):
+    typed = user_event("how much do the injections cost", "nlu_fallback")
+    tracker = make_tracker(domain, text="/out_of_scope", intent="out_of_scope", history=[typed])
+    ActionDefaultFallback().run(dispatcher, tracker, domain)
+    assert "Cost of stem cell therapy" in dispatcher.messages[0]["text"]
+
+
+@pytest.mark.parametrize(
+    "text,entities",
+    [
+        ("what is the weather like in paris tomorrow", []),
+        ("stem cell injections for my shoulder", [{"entity": "other_body_part", "value": "shoulder"}]),
+        ("max dose of aleve", [{"entity": "medicine", "value": "aleve"}]),
+        ("", []),
+    ],
+)
+def test_fallback_gives_the_honest_scope_answer_otherwise(text, entities, domain, dispatcher):
+    tracker = make_tracker(domain, text=text, intent="nlu_fallback", entities=entities)
+
+    events = ActionDefaultFallback().run(dispatcher, tracker, domain)
+
+    assert events == [UserUtteranceReverted()]
+    assert [message["response"] for message in dispatcher.messages] == ["utter_out_of_scope"]

@@ -1,0 +1,110 @@
+"""End to end: the real action server and Rasa server, real questions through the REST channel."""
+from __future__ import annotations
+
+import sqlite3
+import uuid
+
+import pytest
+
+from tests.servers import Assistant
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory):
+    running = Assistant(tmp_path_factory.mktemp("e2e")).start()
+    yield running
+    running.stop()
+
+
+def texts(replies):
+    return "\n".join(reply.get("text", "") for reply in replies)
+
+
+def payloads(replies):
+    return [button["payload"] for reply in replies for button in reply.get("buttons", [])]
+
+
+def new_sender():
+    return f"patient-{uuid.uuid4().hex[:8]}"
+
+
+def test_greeting_says_what_it_can_do_and_that_it_is_not_a_doctor(assistant):
+    replies = assistant.say(new_sender(), "hello there")
+    assert "knee-pain assistant" in texts(replies)
+    assert "not a doctor" in texts(replies)
+    assert "/start_self_check" in payloads(replies)
+
+
+def test_cost_question_gets_the_article_answer_with_source_disclaimer_and_next_steps(assistant):
+    replies = assistant.say(new_sender(), "how much does stem cell therapy cost?")
+    text = texts(replies)
+    assert "$5000" in text and "$20000" in text
+    assert "Does Stem Cell Therapy Cure Knee Pain?" in text
+    assert "investigational" in text
+    assert "General information only, not a diagnosis or medical advice" in text
+    assert payloads(replies) == ["/start_self_check", "/book_consultation", "/ask_capabilities"]
+
+
+def test_osteoarthritis_question_names_the_other_article(assistant):
+    text = texts(assistant.say(new_sender(), "what are the risk factors for knee osteoarthritis"))
+    assert "older age" in text and "obesity" in text
+    assert "Beverly Hills Wellness Center" in text
+    assert "investigational" not in text
+
+
+def test_medicine_dose_question_gets_the_honest_scope_answer(assistant):
+    text = texts(assistant.say(new_sender(), "how many ibuprofen can i take a day for my knee"))
+    assert "outside what I can help with" in text
+    assert "Source:" not in text
+
+
+def test_gibberish_gets_the_honest_scope_answer(assistant):
+    text = texts(assistant.say(new_sender(), "blorf wibble snark"))
+    assert "outside what I can help with" in text or "say it another way" in text
+
+
+def test_not_understood_twice_asks_once_then_gives_the_scope_answer(assistant):
+    # "/nlu_fallback" is what the classifier gives a message it cannot place; sent as a payload it
+    # makes this path deterministic, whatever the model's scores.
+    sender = new_sender()
+    assert "say it another way" in texts(assistant.say(sender, "/nlu_fallback"))
+    second = texts(assistant.say(sender, "/nlu_fallback"))
+    assert "outside what I can help with" in second
+    assert "say it another way" not in second
+    # and the conversation goes on normally afterwards
+    assert "$5000" in texts(assistant.say(sender, "how much does stem cell therapy cost?"))
+
+
+def test_bot_challenge_and_booking(assistant):
+    sender = new_sender()
+    assert "automated assistant" in texts(assistant.say(sender, "am I talking to a real human?"))
+    assert "https://clinic.example/book" in texts(assistant.say(sender, "I'd like to book a consultation"))
+
+
+def test_conversation_survives_a_server_restart(assistant):
+    sender = new_sender()
+    assistant.say(sender, "hello there")
+    assistant.say(sender, "what causes knee pain?")
+
+    assistant.rasa.stop()
+    assistant.start_rasa()
+
+    replies = assistant.say(sender, "is stem cell therapy safe?")
+    assert "molecular war" in texts(replies)
+    with sqlite3.connect(assistant.tracker_db) as db:
+        rows = db.execute(
+            "SELECT type_name, intent_name FROM events WHERE sender_id = ? ORDER BY id", (sender,)
+        ).fetchall()
+    intents = [intent for kind, intent in rows if kind == "user"]
+    assert intents == ["greet", "ask_knee_pain_causes", "ask_msc_safety"]
+    # one session throughout: the restarted server went on with the stored conversation
+    assert [kind for kind, _ in rows].count("session_started") == 1
+
+
+def test_no_message_text_in_the_server_logs(assistant):
+    marker = f"zebra{uuid.uuid4().hex[:6]} knee cartilage question"
+    assistant.say(new_sender(), marker)
+    logs = assistant.rasa.log() + assistant.actions.log()
+    assert marker.split()[0] not in logs

@@ -1,0 +1,42 @@
+"""The scope rules (actions/scope.py), on entities from the real spaCy pipeline."""
+import pytest
+
+from actions.scope import out_of_scope_reason
+
+
+def ents(*labels):
+    return [{"entity": label} for label in labels]
+
+
+@pytest.mark.parametrize(
+    "text,labels,reason",
+    [
+        ("max dose of aleve", ["medicine"], "names a medicine or a dose"),
+        ("chemo side effects", ["other_condition"], "is about a condition the articles do not cover"),
+        ("is PRP better", ["other_treatment"], "is about a treatment the articles do not cover"),
+        ("stem cells for my shoulder", ["treatment", "other_body_part"], "is about another part of the body"),
+        ("does my insurance cover x-rays", ["test_or_advice"], "is about a test or advice the articles do not cover"),
+        ("what should i eat", ["test_or_advice"], "is about a test or advice the articles do not cover"),
+        ("🙈🙈", [], "has no words"),
+        ("   ", [], "has no words"),
+        # a medicine question stays out of scope even when the knee is named
+        ("can I take ibuprofen for my knee", ["medicine", "knee_part"], "names a medicine or a dose"),
+    ],
+)
+def test_out_of_scope(text, labels, reason):
+    assert out_of_scope_reason(text, ents(*labels)) == reason
+
+
+@pytest.mark.parametrize(
+    "text,labels",
+    [
+        ("my knee and my hip both ache", ["knee_part", "other_body_part"]),
+        ("how much do stem cells cost", ["treatment"]),
+        ("what is gout", ["condition"]),
+        ("my x-ray shows wear and tear, what is osteoarthritis", ["test_or_advice", "condition"]),
+        ("are the cells taken from the hip bone", ["cell_source"]),
+        ("¿qué es la artrosis?", []),  # words, if not English: left to the classifier and fallback
+    ],
+)
+def test_in_scope_or_undecided(text, labels):
+    assert out_of_scope_reason(text, ents(*labels)) is None
