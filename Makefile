@@ -16,6 +16,8 @@ export TRACKER_DB   ?= var/trackers.db
 # No outbound traffic at run time: Rasa's telemetry is off, TensorFlow is quiet.
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL   ?= 2
+# Reproducible training: DIET has a fixed seed, and this asks TensorFlow for deterministic kernels.
+export TF_DETERMINISTIC_OPS   := 1
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
 LOCK          := requirements/lock.txt
@@ -23,7 +25,7 @@ INSTALLED     := $(VENV)/.installed
 SPACY_VERSION := $(shell sed -n 's/^version: "\(.*\)"/\1/p' nlp/patterns/entities.yml)
 SPACY_MODEL   := build/spacy/en_knee-$(SPACY_VERSION)/meta.json
 MODEL         := models/knee-assistant.tar.gz
-TRAIN_INPUTS  := config.yml domain.yml $(shell find data -name '*.yml') $(SPACY_MODEL)
+TRAIN_INPUTS  := config.yml domain.yml $(shell find data -name '*.yml') $(shell find components -name '*.py') $(SPACY_MODEL)
 
 .PHONY: help install train run shell test test-unit validate benchmark lock clean
 

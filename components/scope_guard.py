@@ -1,8 +1,12 @@
-"""ScopeGuard: turns a message the scope rules place outside the articles into out_of_scope.
+"""ScopeGuard: applies the scope rules of actions/scope.py to the classifier's result.
 
-It runs after the intent classifiers (and after the FallbackClassifier), reads the entities that our
-spaCy rules found, and asks actions/scope.py. The decision is rule-based on purpose: a patient asking
-"max dose of aleve?" must never get an article answer, however the classifier scored the words.
+It runs after the intent classifiers (and after the FallbackClassifier) and reads the entities our
+spaCy rules found:
+  * a message the rules place outside the articles becomes out_of_scope ("max dose of aleve?" never
+    gets an article answer, however the classifier scored its words);
+  * an article topic for a message that names none of the articles' subjects, with less than
+    UNANCHORED_MIN_CONFIDENCE, becomes nlu_fallback, so the patient is asked to clarify.
+The decisions are rule-based on purpose, and each one is recorded in the parse result.
 """
 from __future__ import annotations
 
@@ -16,9 +20,11 @@ from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from actions.scope import out_of_scope_reason
+from actions.articles import load_library
+from actions.scope import needs_clarification, out_of_scope_reason
 
 OUT_OF_SCOPE = "out_of_scope"
+NLU_FALLBACK = "nlu_fallback"
 # Added to the parse result, so a reviewer can see why the classifier was overruled.
 REASON_KEY = "scope_guard"
 
@@ -43,18 +49,27 @@ class ScopeGuard(GraphComponent, IntentClassifier):
     ) -> "ScopeGuard":
         return cls()
 
+    def __init__(self) -> None:
+        self._topics = set(load_library().topics)
+
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            reason = out_of_scope_reason(message.get(TEXT) or "", message.get(ENTITIES) or [])
-            if reason is None:
-                continue
-            overruled = message.get(INTENT) or {}
-            message.set(INTENT, {"name": OUT_OF_SCOPE, "confidence": 1.0}, add_to_output=True)
-            ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != OUT_OF_SCOPE]
-            message.set(INTENT_RANKING_KEY, [{"name": OUT_OF_SCOPE, "confidence": 1.0}] + ranking, add_to_output=True)
-            message.set(
-                REASON_KEY,
-                {"reason": f"the message {reason}", "overruled_intent": overruled.get("name")},
-                add_to_output=True,
-            )
+            entities = message.get(ENTITIES) or []
+            intent = message.get(INTENT) or {}
+            reason = out_of_scope_reason(message.get(TEXT) or "", entities)
+            if reason is not None:
+                self._overrule(message, OUT_OF_SCOPE, 1.0, f"the message {reason}")
+            elif needs_clarification(intent.get("name") in self._topics, intent.get("confidence") or 0.0, entities):
+                # the same confidence Rasa's FallbackClassifier gives its own fallbacks
+                self._overrule(message, NLU_FALLBACK, intent.get("confidence") or 0.0,
+                               "no article subject named, and the classifier is not sure enough")
         return messages
+
+    @staticmethod
+    def _overrule(message: Message, intent: str, confidence: float, reason: str) -> None:
+        overruled = message.get(INTENT) or {}
+        decided = {"name": intent, "confidence": confidence}
+        ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != intent]
+        message.set(INTENT, decided, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [decided] + ranking, add_to_output=True)
+        message.set(REASON_KEY, {"reason": reason, "overruled_intent": overruled.get("name")}, add_to_output=True)

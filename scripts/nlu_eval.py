@@ -26,17 +26,22 @@ class Parsed:
     entities: Tuple[dict, ...]
     guarded: bool = False  # the ScopeGuard's rules set out_of_scope, whatever the classifier said
 
-    def decided(self, threshold: float, ambiguity: float) -> str:
+    def decided(self, threshold: float, ambiguity: float, topics: frozenset = frozenset()) -> str:
         """The intent the pipeline would give with other FallbackClassifier thresholds."""
+        from actions.scope import needs_clarification
+
         if self.guarded:
             return "out_of_scope"
-        if not self.ranking:
+        ranking = self.ranking
+        if not ranking:
             return NLU_FALLBACK
-        top = self.ranking[0][1]
-        second = self.ranking[1][1] if len(self.ranking) > 1 else 0.0
+        top = ranking[0][1]
+        second = ranking[1][1] if len(ranking) > 1 else 0.0
         if top < threshold or top - second < ambiguity:
             return NLU_FALLBACK
-        return self.ranking[0][0]
+        if needs_clarification(ranking[0][0] in topics, top, self.entities):
+            return NLU_FALLBACK
+        return ranking[0][0]
 
 
 def load_agent(model: Path = MODEL):
@@ -64,7 +69,7 @@ def parse_all(agent, examples: Sequence[Tuple[str, str]]) -> List[Parsed]:
                     predicted=result["intent"]["name"],
                     ranking=ranking,
                     entities=tuple(result.get("entities", [])),
-                    guarded=bool(result.get("scope_guard")),
+                    guarded=result["intent"]["name"] == "out_of_scope" and bool(result.get("scope_guard")),
                 )
             )
         return parsed

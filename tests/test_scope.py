@@ -40,3 +40,18 @@ def test_out_of_scope(text, labels, reason):
 )
 def test_in_scope_or_undecided(text, labels):
     assert out_of_scope_reason(text, ents(*labels)) is None
+
+
+@pytest.mark.parametrize(
+    "is_topic,confidence,labels,expected",
+    [
+        (True, 0.85, [], True),  # no article subject named, not sure enough: ask
+        (True, 0.95, [], False),  # very sure: answer ("cost?")
+        (True, 0.70, ["treatment"], False),  # the message names stem cells: the usual threshold applies
+        (False, 0.50, [], False),  # not an article topic: nothing to guard
+    ],
+)
+def test_needs_clarification(is_topic, confidence, labels, expected):
+    from actions.scope import needs_clarification
+
+    assert needs_clarification(is_topic, confidence, ents(*labels)) is expected

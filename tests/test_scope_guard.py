@@ -29,3 +29,12 @@ def test_leaves_an_in_scope_message_alone():
     (out,) = ScopeGuard().process([message])
     assert out.get("intent")["name"] == "ask_msc_cost"
     assert out.get(REASON_KEY) is None
+
+
+def test_asks_to_clarify_an_unsure_article_answer_to_a_message_naming_no_article_subject():
+    message = classified("how do i make the thing go backwards", "ask_msc_cure", [])
+    message.set("intent", {"name": "ask_msc_cure", "confidence": 0.8}, add_to_output=True)
+    (out,) = ScopeGuard().process([message])
+    assert out.get("intent") == {"name": "nlu_fallback", "confidence": 0.8}
+    assert out.get("intent_ranking")[0]["name"] == "nlu_fallback"
+    assert out.get(REASON_KEY)["overruled_intent"] == "ask_msc_cure"
