@@ -36,10 +36,11 @@ def nlp():
 @pytest.mark.parametrize(
     "text,expected",
     [
-        ("My Knees hurt", [("knees", "knee_part")]),
-        ("how much do stemcells cost", [("stemcells", "treatment")]),
-        ("pain in my lower back", [("lower back", "other_body_part")]),
-        ("the pain came back", []),
+        ("My Knees hurt", [("knees", "knee_part"), ("hurt", "article_term")]),
+        ("how much do stemcells cost", [("stemcells", "treatment"), ("cost", "article_term")]),
+        ("pain in my lower back", [("pain", "article_term"), ("lower back", "other_body_part")]),
+        ("the pain came back", [("pain", "article_term")]),
+        ("how do i reverse a list in python", []),
         ("max dose of Aleve?", [("dose", "medicine"), ("aleve", "medicine")]),
         ("is PRP better than stem cells", [("prp", "other_treatment"), ("stem cells", "treatment")]),
         ("what is osteoarthritis", [("osteoarthritis", "condition")]),
