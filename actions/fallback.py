@@ -3,9 +3,10 @@
 The rules in data/rules/fallback.yml wire these up:
 1. action_ask_to_clarify: "Did you mean <topic>?", in the topic's plain-language words, with buttons
    Yes (the topic) and "No, something else" (/deny, after which the patient is asked to rephrase).
-2. action_default_fallback, if the next message is still unclear (also Rasa's core fallback): the honest scope answer for a message the
-   scope rules place outside the articles (scope.py); else a passage search over the articles, answering only above the tuned
-   relevance threshold and naming the source; else the honest scope answer with the clinic's contact.
+2. action_default_fallback, if the next message is still unclear (it is also Rasa's core fallback):
+   the honest scope answer for a message the scope rules place outside the articles (scope.py);
+   else a passage search over the articles, answering only above the tuned relevance threshold and
+   naming the source; else the honest scope answer with the clinic's contact.
 """
 from __future__ import annotations
 

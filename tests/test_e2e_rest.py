@@ -108,3 +108,42 @@ def test_no_message_text_in_the_server_logs(assistant):
     assistant.say(new_sender(), marker)
     logs = assistant.rasa.log() + assistant.actions.log()
     assert marker.split()[0] not in logs
+
+
+BAD_INPUTS = {
+    "empty": "",
+    "blank": "   ",
+    "huge": "knee " * 20_000,
+    "emoji": "🦵😭",
+    "html": "<script>alert(1)</script><b>hello</b>",
+    "spanish": "¿Cuánto cuesta la terapia con células madre?",
+    "control characters": "\x00\x07 hello",
+    "japanese": "膝の痛み",
+}
+
+
+def user_events(assistant, sender):
+    with sqlite3.connect(assistant.tracker_db) as db:
+        return db.execute(
+            "SELECT COUNT(*) FROM events WHERE sender_id = ? AND type_name = 'user'", (sender,)
+        ).fetchone()[0]
+
+
+@pytest.mark.parametrize("kind", BAD_INPUTS)
+def test_bad_input_gets_a_polite_reply_and_is_not_lost(assistant, kind):
+    sender = new_sender()
+    replies = assistant.say(sender, BAD_INPUTS[kind], timeout=60)
+    text = texts(replies)
+    assert text.strip(), "no reply at all"
+    assert "Traceback" not in text and "Exception" not in text
+    assert user_events(assistant, sender) == 1
+
+
+def test_rapid_repeats_from_one_patient_are_all_answered_and_kept(assistant):
+    from concurrent.futures import ThreadPoolExecutor
+
+    sender = new_sender()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda i: assistant.say(sender, "what causes knee pain?"), range(8)))
+    assert all("gout" in texts(replies) for replies in results)
+    assert user_events(assistant, sender) == 8
