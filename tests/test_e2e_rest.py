@@ -60,9 +60,12 @@ def test_medicine_dose_question_gets_the_honest_scope_answer(assistant):
     assert "Source:" not in text
 
 
-def test_gibberish_gets_the_honest_scope_answer(assistant):
+def test_gibberish_never_gets_an_article_answer(assistant):
+    # the scope answer, a request to rephrase, or one clarifying question: which one depends on the
+    # model's scores; an article answer never
     text = texts(assistant.say(new_sender(), "blorf wibble snark"))
-    assert "outside what I can help with" in text or "say it another way" in text
+    assert any(phrase in text for phrase in ("outside what I can help with", "say it another way", "did you mean"))
+    assert "Source:" not in text
 
 
 def test_not_understood_twice_asks_once_then_gives_the_scope_answer(assistant):
