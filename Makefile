@@ -56,11 +56,13 @@ $(MODEL): $(TRAIN_INPUTS) | install
 run: install train
 	scripts/run.sh
 
+# rasa shell runs a Rasa server of its own: next to make run's, on the next port, with the same
+# action server and tracker store.
 shell: install
-	$(BIN)/rasa shell --endpoints endpoints.yml -m $(MODEL)
+	$(BIN)/rasa shell --endpoints endpoints.yml -m $(MODEL) --port $$(( $(RASA_PORT) + 1 ))
 
 validate: install
-	$(BIN)/rasa data validate --fail-on-warnings
+	$(BIN)/python -m scripts.validate_data
 
 test: install train
 	scripts/test.sh

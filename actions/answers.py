@@ -9,10 +9,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from . import clinic
 from .articles import Topic, compose_answer, load_library
 
-# The "Check my symptoms" button leads here until the guided self-check (issue #3) replaces it:
-# meanwhile it shows the article's own self-check signs.
-INTENT_ALIASES = {"start_self_check": "ask_knee_pain_symptoms"}
-
 
 def send_topic_answer(
     topic: Topic,
@@ -40,7 +36,7 @@ class ActionAnswerFromArticles(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        topic = load_library().topic_for_intent(INTENT_ALIASES.get(intent, intent))
+        topic = load_library().topic_for_intent(intent)
         if topic is None:
             # Only reachable if a rule sends a non-topic intent here; say so honestly.
             dispatcher.utter_message(response="utter_out_of_scope")

@@ -62,9 +62,11 @@ class Topic:
 class Library:
     articles: Dict[str, Article]
     topics: Dict[str, Topic]  # by intent
+    also_answering: Dict[str, str]  # another intent -> the topic intent that answers it
 
     def topic_for_intent(self, intent: Optional[str]) -> Optional[Topic]:
-        return self.topics.get(intent or "")
+        intent = intent or ""
+        return self.topics.get(intent) or self.topics.get(self.also_answering.get(intent, ""))
 
 
 def _read_yaml(path: Path) -> dict:
@@ -86,10 +88,12 @@ def load_library(content_dir: Path = CONTENT_DIR) -> Library:
         for key, spec in raw_articles.items()
     }
     topics: Dict[str, Topic] = {}
+    also_answering: Dict[str, str] = {}
     for spec in _read_yaml(content_dir / "topics.yml")["topics"]:
         intent = spec["intent"]
         if intent in topics:
             raise ValueError(f"topic {intent} is defined twice in topics.yml")
+        also_answering.update({other: intent for other in spec.get("also_answers", [])})
         topics[intent] = Topic(
             intent=intent,
             label=spec["label"],
@@ -100,7 +104,7 @@ def load_library(content_dir: Path = CONTENT_DIR) -> Library:
                 for src in spec["sources"]
             ),
         )
-    return Library(articles=articles, topics=topics)
+    return Library(articles=articles, topics=topics, also_answering=also_answering)
 
 
 def normalise(text: str) -> str:

@@ -10,7 +10,6 @@ The rules in data/rules/fallback.yml wire these up:
 """
 from __future__ import annotations
 
-import functools
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
@@ -34,9 +33,12 @@ REQUEST_LABELS = {
 }
 
 
-@functools.lru_cache(maxsize=1)
+# Built once when the action server loads this module, not while a patient waits.
+_SEARCH = PassageSearch(load_library())
+
+
 def passage_search() -> PassageSearch:
-    return PassageSearch(load_library())
+    return _SEARCH
 
 
 def intent_label(intent: str) -> Optional[str]:
@@ -75,14 +77,13 @@ class ActionAskToClarify(Action):
         return []
 
 
-def _last_typed_message(tracker: Tracker) -> Tuple[str, List[Dict[str, Any]]]:
-    """The patient's most recent typed message and its entities (a button payload such as
-    "/out_of_scope" is not typed)."""
-    for event in reversed(tracker.events):
-        text = (event.get("text") or "").strip()
-        if event.get("event") == "user" and not text.startswith("/"):
-            return text, (event.get("parse_data") or {}).get("entities") or []
-    return "", []
+def _latest_typed_message(tracker: Tracker) -> Tuple[str, List[Dict[str, Any]]]:
+    """The message being answered and its entities. A button payload ("/deny") is not searched:
+    only what the patient typed just now may be answered, never an earlier question."""
+    text = (tracker.latest_message.get("text") or "").strip()
+    if text.startswith("/"):
+        return "", []
+    return text, tracker.latest_message.get("entities") or []
 
 
 class ActionDefaultFallback(Action):
@@ -92,7 +93,7 @@ class ActionDefaultFallback(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        text, entities = _last_typed_message(tracker)
+        text, entities = _latest_typed_message(tracker)
         hit = None
         if out_of_scope_reason(text, entities) is None:
             hit = passage_search().search(text)

@@ -1,8 +1,8 @@
 """Triage: findings in, a level out, with the reasons. Pure Python: no Rasa imports.
 
 The rules are data (content/red_flags.yml), each traced to ../shared/clinical-safety.md. The
-assistant's red-flag check (on every message) and the guided self-check both come here, so there is
-one place where urgency is decided.
+red-flag check on every message and the guided self-check (issue #3, being built) will both come
+here, so that there is one place where urgency is decided.
 
 Safety properties, each with its own test:
   * "not sure" never lowers urgency: a finding the patient is unsure of counts as present;
@@ -16,7 +16,7 @@ import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
+from typing import Dict, FrozenSet, Iterable, Mapping, Optional, Tuple
 
 import yaml
 

@@ -4,8 +4,9 @@ It runs after the intent classifiers (and after the FallbackClassifier) and read
 spaCy rules found:
   * a message the rules place outside the articles becomes out_of_scope ("max dose of aleve?" never
     gets an article answer, however the classifier scored its words);
-  * an article topic for a message that names none of the articles' subjects, with less than
-    UNANCHORED_MIN_CONFIDENCE, becomes nlu_fallback, so the patient is asked to clarify.
+  * an article topic with less than UNANCHORED_MIN_CONFIDENCE, for a message that names none of the
+    articles' subjects or terms (actions/scope.py ANCHORS), becomes nlu_fallback, so the patient is
+    asked to clarify.
 The decisions are rule-based on purpose, and each one is recorded in the parse result.
 """
 from __future__ import annotations
@@ -60,7 +61,7 @@ class ScopeGuard(GraphComponent, IntentClassifier):
             if reason is not None:
                 self._overrule(message, OUT_OF_SCOPE, 1.0, f"the message {reason}")
             elif needs_clarification(intent.get("name") in self._topics, intent.get("confidence") or 0.0, entities):
-                # the same confidence Rasa's FallbackClassifier gives its own fallbacks
+                # keeps the classifier's own confidence, so the reason can be read from the parse
                 self._overrule(message, NLU_FALLBACK, intent.get("confidence") or 0.0,
                                "no article subject named, and the classifier is not sure enough")
         return messages

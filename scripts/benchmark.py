@@ -25,7 +25,7 @@ from typing import Dict, List, Optional
 
 import aiohttp
 
-from tests.servers import RASA, ROOT, Process, free_port, wait_for
+from tests.servers import RASA, ROOT, Assistant
 
 OUR_MESSAGES = [
     "hello", "what causes knee pain?", "how much does stem cell therapy cost", "is it safe?",
@@ -93,29 +93,23 @@ def measure(name: str, project: Path, messages: List[str], with_actions: bool, t
     subprocess.run([RASA, "train", "--out", str(models), "--fixed-model-name", name],
                    cwd=project, env=train_env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     train_s = time.perf_counter() - started
-    model = models / f"{name}.tar.gz"
 
-    rasa_port, actions_port = free_port(), free_port()
-    run_env = dict(env, ACTIONS_PORT=str(actions_port), TRACKER_DB=str(workdir / f"{name}.db"))
-    actions: Optional[Process] = None
+    assistant = Assistant(workdir / name, model=models / f"{name}.tar.gz", project=project)
+    assistant.workdir.mkdir()
     if with_actions:
-        actions = Process(f"{name}-actions", [RASA, "run", "actions", "--actions", "actions", "--port",
-                                              str(actions_port)], run_env, workdir)
-        wait_for(f"http://127.0.0.1:{actions_port}/health", actions)
-    args = [RASA, "run", "--model", str(model), "--port", str(rasa_port), "--interface", "127.0.0.1",
-            "--credentials", str(project / "credentials.yml")]
-    if (project / "endpoints.yml").exists() and with_actions:
-        args += ["--endpoints", str(project / "endpoints.yml")]
+        assistant.start_actions()
     started = time.perf_counter()
-    server = Process(f"{name}-rasa", args, run_env, workdir)
+    assistant.start_rasa()  # returns once the server answers, i.e. the model is loaded
+    load_s = time.perf_counter() - started
     try:
-        wait_for(f"http://127.0.0.1:{rasa_port}/", server)
-        load_s = time.perf_counter() - started
-        url = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
+        url = assistant.url + "/webhooks/rest/webhook"
         asyncio.run(drive(url, messages, 1, 10))  # warm-up
-        memory = rss_mib(server.proc.pid)
-        action_memory = rss_mib(actions.proc.pid) if actions else 0.0
-        result = {"train_s": train_s, "load_s": load_s, "rasa_rss_mib": memory, "actions_rss_mib": action_memory}
+        result = {
+            "train_s": train_s,
+            "load_s": load_s,
+            "rasa_rss_mib": rss_mib(assistant.rasa.proc.pid),
+            "actions_rss_mib": rss_mib(assistant.actions.proc.pid) if assistant.actions else 0.0,
+        }
         for conversations in (1, 20):
             print(f"[{name}] {total} messages at {conversations} concurrent conversation(s) ...", flush=True)
             latencies = asyncio.run(drive(url, messages, conversations, total))
@@ -126,9 +120,7 @@ def measure(name: str, project: Path, messages: List[str], with_actions: bool, t
             }
         return result
     finally:
-        server.stop()
-        if actions:
-            actions.stop()
+        assistant.stop()
 
 
 def stock_project(workdir: Path) -> Path:

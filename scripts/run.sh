@@ -29,6 +29,7 @@ for _ in $(seq 1 180); do
   if curl -sf "http://127.0.0.1:$RASA_PORT/" >/dev/null; then break; fi
   sleep 1
 done
+curl -sf "http://127.0.0.1:$RASA_PORT/" >/dev/null || { echo "run: the Rasa server did not start (see above)" >&2; exit 1; }
 
 cat <<MSG
 

@@ -2,7 +2,8 @@
 
 1. FallbackClassifier threshold (config.yml): below it the patient is asked to clarify.
 2. Passage-search relevance threshold (actions/passage_search.py): the last resort answers only above
-   it. Chosen as the lowest threshold at which no out-of-scope dev message would get an answer.
+   it. No out-of-scope dev message may get an answer; above that bound, the table shows the trade
+   between answering and answering the wrong topic (the choice is explained beside the constant).
 
 Usage: .venv/bin/python -m scripts.tune_thresholds   (needs a trained model: make train)
 It prints a table; copying the chosen values into config.yml / passage_search.py is a reviewed edit.

@@ -17,8 +17,11 @@ ROOT = Path(__file__).resolve().parent.parent
 UNUSED = re.compile(r"The utterance '(utter_\w+)' is not used in any story or rule")
 
 
+ACTIONS_SOURCE = "".join(path.read_text() for path in (ROOT / "actions").glob("*.py"))
+
+
 def sent_by_an_action(response: str) -> bool:
-    return any(f'"{response}"' in path.read_text() for path in (ROOT / "actions").glob("*.py"))
+    return f'"{response}"' in ACTIONS_SOURCE
 
 
 def main() -> int:

@@ -25,11 +25,11 @@ def free_port() -> int:
 class Process:
     """A server process whose output goes to a log file the test can read."""
 
-    def __init__(self, name: str, args: List[str], env: Dict[str, str], log_dir: Path) -> None:
+    def __init__(self, name: str, args: List[str], env: Dict[str, str], log_dir: Path, cwd: Path = ROOT) -> None:
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         self._log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -60,12 +60,14 @@ def wait_for(url: str, process: Process, timeout: float = 240) -> None:
 
 
 class Assistant:
-    """The assistant as `make run` starts it: action server + Rasa server with the REST channel."""
+    """The assistant as `make run` starts it: action server + Rasa server with the REST channel.
+    With another `project` (its own endpoints.yml and credentials.yml), any Rasa bot."""
 
-    def __init__(self, workdir: Path, model: Path = MODEL) -> None:
+    def __init__(self, workdir: Path, model: Path = MODEL, project: Path = ROOT) -> None:
         if not model.exists():
             raise FileNotFoundError(f"{model} does not exist: run `make train` first")
         self.model = model
+        self.project = project
         self.workdir = workdir
         self.rasa_port = free_port()
         self.actions_port = free_port()
@@ -92,6 +94,7 @@ class Assistant:
             [RASA, "run", "actions", "--actions", "actions", "--port", str(self.actions_port)],
             self.env,
             self.workdir,
+            cwd=self.project,
         )
         wait_for(f"http://127.0.0.1:{self.actions_port}/health", self.actions)
 
@@ -102,6 +105,7 @@ class Assistant:
              "--credentials", "credentials.yml", "--port", str(self.rasa_port), "--interface", "127.0.0.1"],
             self.env,
             self.workdir,
+            cwd=self.project,
         )
         wait_for(self.url + "/", self.rasa)
 

@@ -88,11 +88,11 @@ def test_fallback_answers_from_a_relevant_passage_naming_its_source(domain, disp
     assert payloads(message) == NEXT_STEPS
 
 
-def test_fallback_searches_the_last_typed_message_not_a_button_payload(domain, dispatcher):
-    typed = user_event("how much do the injections cost", "nlu_fallback")
-    tracker = make_tracker(domain, text="/out_of_scope", intent="out_of_scope", history=[typed])
+def test_fallback_never_answers_an_earlier_question(domain, dispatcher):
+    earlier = user_event("how much do the injections cost", "nlu_fallback")
+    tracker = make_tracker(domain, text="/deny", intent="deny", history=[earlier])
     ActionDefaultFallback().run(dispatcher, tracker, domain)
-    assert "Cost of stem cell therapy" in dispatcher.messages[0]["text"]
+    assert [message["response"] for message in dispatcher.messages] == ["utter_out_of_scope"]
 
 
 @pytest.mark.parametrize(

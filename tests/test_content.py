@@ -18,8 +18,15 @@ CONVERSATION_INTENTS = {
 }
 
 
+ARTICLE_TEXTS = {
+    key: normalise((DEFAULT_ARTICLES_DIR / article.file).read_text(encoding="utf-8"))
+    for key, article in LIBRARY.articles.items()
+}
+TRAINING_EXAMPLES = read_examples(TRAINING_FILES)
+
+
 def article_text(article) -> str:
-    return normalise((DEFAULT_ARTICLES_DIR / article.file).read_text(encoding="utf-8"))
+    return ARTICLE_TEXTS[article.key]
 
 
 def sentences(text: str):
@@ -76,7 +83,7 @@ def test_one_rule_sends_every_topic_to_the_answer_action():
 
 @pytest.mark.parametrize("topic", TOPICS, ids=lambda topic: topic.intent)
 def test_every_topic_has_training_examples(topic):
-    examples = [text for intent, text in read_examples(TRAINING_FILES) if intent == topic.intent]
+    examples = [text for intent, text in TRAINING_EXAMPLES if intent == topic.intent]
     assert len(examples) >= 30
 
 
