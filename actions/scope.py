@@ -11,8 +11,9 @@ an article answer that happens to share their words:
     names nothing the articles cover (an x-ray mentioned as context is fine);
   * a message with no words at all (only emoji or symbols): there is nothing to answer from.
 And a message that names none of the articles' subjects (no knee, article condition, stem cell
-therapy, cell source, or a word such as cartilage, swelling, cost or side effects) gets an article answer only if the classifier is very sure: otherwise the
-patient is asked to clarify (`needs_clarification`). "How do I reverse a list in python" must not
+therapy, cell source, or a word such as cartilage, swelling, cost or side effects) gets an article
+answer only if the classifier is very sure: otherwise the patient is asked to clarify
+(`needs_clarification`). "How do I reverse a list in python" must not
 become an answer about stem cells because its words happened to score that way.
 The vocabularies live in nlp/patterns/entities.yml. Nothing here imports Rasa.
 """

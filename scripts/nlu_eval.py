@@ -12,6 +12,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from sklearn.metrics import f1_score
 
+from actions.scope import needs_clarification
+
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "knee-assistant.tar.gz"
 NLU_FALLBACK = "nlu_fallback"
@@ -28,20 +30,17 @@ class Parsed:
 
     def decided(self, threshold: float, ambiguity: float, topics: frozenset = frozenset()) -> str:
         """The intent the pipeline would give with other FallbackClassifier thresholds."""
-        from actions.scope import needs_clarification
-
         if self.guarded:
             return "out_of_scope"
-        ranking = self.ranking
-        if not ranking:
+        if not self.ranking:
             return NLU_FALLBACK
-        top = ranking[0][1]
-        second = ranking[1][1] if len(ranking) > 1 else 0.0
+        best, top = self.ranking[0]
+        second = self.ranking[1][1] if len(self.ranking) > 1 else 0.0
         if top < threshold or top - second < ambiguity:
             return NLU_FALLBACK
-        if needs_clarification(ranking[0][0] in topics, top, self.entities):
+        if needs_clarification(best in topics, top, self.entities):
             return NLU_FALLBACK
-        return ranking[0][0]
+        return best
 
 
 def load_agent(model: Path = MODEL):

@@ -1,7 +1,7 @@
 """The scope rules (actions/scope.py), on entities from the real spaCy pipeline."""
 import pytest
 
-from actions.scope import out_of_scope_reason
+from actions.scope import needs_clarification, out_of_scope_reason
 
 
 def ents(*labels):
@@ -52,6 +52,4 @@ def test_in_scope_or_undecided(text, labels):
     ],
 )
 def test_needs_clarification(is_topic, confidence, labels, expected):
-    from actions.scope import needs_clarification
-
     assert needs_clarification(is_topic, confidence, ents(*labels)) is expected

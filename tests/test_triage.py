@@ -1,12 +1,11 @@
 """The triage rules (actions/content/red_flags.yml) and the engine (actions/triage.py)."""
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 
 import pytest
 
-from actions.articles import DEFAULT_ARTICLES_DIR
+from actions.articles import DEFAULT_ARTICLES_DIR, normalise
 from actions.triage import Findings, Level, Status, load_rules, triage
 
 RULES = load_rules()
@@ -18,14 +17,10 @@ def minimal_findings(rule):
     return set(rule.all_of) | {group[0] for group in rule.any_of}
 
 
-def squash(text):
-    return re.sub(r"\s+", " ", text)
-
-
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.id)
 def test_every_rule_traces_to_the_safety_reference(rule):
     if rule.safety_ref:
-        assert squash(rule.safety_ref) in squash(SAFETY_FILE.read_text()), rule.safety_ref
+        assert normalise(rule.safety_ref) in normalise(SAFETY_FILE.read_text()), rule.safety_ref
     else:
         # only the general emergencies outside the knee, which the safety file does not list yet
         assert rule.issue_ref and rule.id in {"chest_pain", "breathing_difficulty", "stroke_signs", "suicidal_thoughts"}
