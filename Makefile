@@ -25,9 +25,10 @@ INSTALLED     := $(VENV)/.installed
 SPACY_VERSION := $(shell sed -n 's/^version: "\(.*\)"/\1/p' nlp/patterns/entities.yml)
 SPACY_MODEL   := build/spacy/en_knee-$(SPACY_VERSION)/meta.json
 MODEL         := models/knee-assistant.tar.gz
-TRAIN_INPUTS  := config.yml domain.yml $(shell find data -name '*.yml') $(shell find components -name '*.py') $(SPACY_MODEL)
+TRAIN_INPUTS  := config.yml $(wildcard domain/*.yml) $(shell find data -name '*.yml') \
+                 $(shell find components nlp -name '*.py') $(wildcard nlp/patterns/*.yml) $(SPACY_MODEL)
 
-.PHONY: help install train run shell test test-unit validate benchmark lock clean
+.PHONY: help install train run shell test test-unit validate benchmark lock clean domain
 
 help:
 	@echo "make run        set everything up, train if needed, start the assistant (Ctrl-C stops it)"
@@ -50,8 +51,12 @@ $(SPACY_MODEL): $(INSTALLED) nlp/patterns/entities.yml nlp/build_pipeline.py
 train: $(MODEL)
 
 $(MODEL): $(TRAIN_INPUTS) | install
-	$(BIN)/rasa train --fixed-model-name knee-assistant --out models
+	$(BIN)/rasa train --domain domain --fixed-model-name knee-assistant --out models
 	@touch $@
+
+# The self-check's slots and questions are generated from actions/content/self_check.yml.
+domain: | install
+	$(BIN)/python -m scripts.build_self_check_domain
 
 run: install train
 	scripts/run.sh

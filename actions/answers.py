@@ -25,7 +25,10 @@ def send_topic_answer(
     )
     if lead_in:
         text = f"{lead_in}\n\n{text}"
-    dispatcher.utter_message(text=text, buttons=clinic.response_buttons(domain, "utter_next_steps"))
+    # In the middle of the self-check the form asks its question again next, so no other buttons.
+    in_self_check = bool((tracker.active_loop or {}).get("name"))
+    buttons = [] if in_self_check else clinic.response_buttons(domain, "utter_next_steps")
+    dispatcher.utter_message(text=text, buttons=buttons)
 
 
 class ActionAnswerFromArticles(Action):

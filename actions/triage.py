@@ -166,3 +166,32 @@ def triage(findings: Findings, rules: Optional[Tuple[Rule, ...]] = None, now: Op
         crisis_line=any(rule.crisis_line for rule in fired),
         decided_at=(now or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
     )
+
+
+def escalation(earlier: Findings, latest: Findings, rules: Optional[Tuple[Rule, ...]] = None,
+               now: Optional[datetime] = None) -> Optional[TriageResult]:
+    """The escalation the latest turn needs, if any.
+
+    Everything said so far is triaged together (an injury in one message and "I can't stand on it"
+    in the next is an emergency). The reply to the latest turn starts with an escalation when an
+    urgent or emergency rule fires that a finding of the latest turn takes part in: a new red flag
+    is escalated at once, a repeated one is escalated again, and a patient who has been told to call
+    the emergency number is not told again when they only say "thanks".
+    Returns the result restricted to those rules, or None.
+    """
+    rules = rules or load_rules()
+    by_id = {rule.id: rule for rule in rules}
+    result = triage(earlier.merged(latest), rules, now)
+    stated = {code for code in latest.statuses if latest.possible(code)}
+    reasons = tuple(
+        reason for reason in result.reasons
+        if reason.level >= Level.URGENT and by_id[reason.rule_id].findings & stated
+    )
+    if not reasons:
+        return None
+    return TriageResult(
+        level=max(reason.level for reason in reasons),
+        reasons=reasons,
+        crisis_line=any(by_id[reason.rule_id].crisis_line for reason in reasons),
+        decided_at=result.decided_at,
+    )

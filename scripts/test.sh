@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 export RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 SQLALCHEMY_SILENCE_UBER_WARNING=1
 
 echo "== 1/3 training data: rasa data validate"
+.venv/bin/python -m scripts.build_self_check_domain --check
 .venv/bin/python -m scripts.validate_data
 
 echo "== 2/3 dialogue: test stories (rasa test core --fail-on-prediction-errors)"

@@ -1,11 +1,12 @@
 """Shared fixtures: the action-test trio (tracker, dispatcher, domain), as in RasaHQ/rasa-demo."""
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
-import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -13,7 +14,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def load_domain() -> Dict[str, Any]:
-    return yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    """The domain as the action server receives it: domain/*.yml merged by Rasa itself (a copy:
+    tests may change it)."""
+    return copy.deepcopy(_merged_domain())
+
+
+@functools.lru_cache(maxsize=1)
+def _merged_domain() -> Dict[str, Any]:
+    from rasa.shared.core.domain import Domain
+
+    return Domain.load(str(ROOT / "domain")).as_dict()
 
 
 def initial_slots(domain: Dict[str, Any]) -> Dict[str, Any]:
@@ -22,29 +32,34 @@ def initial_slots(domain: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def user_event(text: str, intent: str, confidence: float = 0.95, entities: Optional[List[dict]] = None,
-               ranking: Optional[List[dict]] = None) -> Dict[str, Any]:
+               ranking: Optional[List[dict]] = None, findings: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """A user message as the action server receives it; `findings` is the finding extractor's record
+    ({"present": [...], "absent": [...], "unsure": [...]})."""
     parse_data = {
         "text": text,
         "intent": {"name": intent, "confidence": confidence},
         "intent_ranking": ranking or [{"name": intent, "confidence": confidence}],
         "entities": entities or [],
     }
+    if findings is not None:
+        parse_data["findings"] = findings
     return {"event": "user", "text": text, "parse_data": parse_data}
 
 
 def make_tracker(domain: Dict[str, Any], text: str = "hello", intent: str = "greet", *,
-                 history: Optional[List[dict]] = None, **parse) -> Tracker:
+                 history: Optional[List[dict]] = None, slots: Optional[Dict[str, Any]] = None,
+                 active_loop: Optional[str] = None, **parse) -> Tracker:
     """A tracker whose latest message is `text`, classified as `intent`."""
     latest = user_event(text, intent, **parse)
     events = list(history or []) + [latest]
     return Tracker(
         sender_id="test-patient",
-        slots=initial_slots(domain),
+        slots={**initial_slots(domain), **(slots or {})},
         latest_message=latest["parse_data"],
         events=events,
         paused=False,
         followup_action=None,
-        active_loop={},
+        active_loop={"name": active_loop} if active_loop else {},
         latest_action_name="action_listen",
     )
 

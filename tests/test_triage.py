@@ -76,6 +76,9 @@ def test_all_denied_is_self_care_information():
         (["extreme_pain"], [], Level.SEE_CLINICIAN),
         (["pop"], [], Level.SEE_CLINICIAN),
         (["pop", "painless"], [], Level.SELF_CARE_INFO),  # painless clicking alone is not urgent
+        (["pop", "cannot_straighten"], [], Level.EMERGENCY),  # "cannot straighten ... after a pop"
+        (["pop", "cannot_straighten", "locked"], [], Level.URGENT),  # a locked knee stays urgent
+        (["injury", "locked", "cannot_straighten"], [], Level.URGENT),
         (["night_pain", "weight_loss"], [], Level.SEE_CLINICIAN),
         (["child", "hip_pain"], [], Level.SEE_CLINICIAN),
     ],
@@ -127,3 +130,56 @@ def test_structured_result_for_clinic_staff():
         "crisis_line": False,
         "decided_at": "2026-11-20T12:00:00+00:00",
     }
+
+
+# --- escalation: which turn's reply starts with the red flag ---------------------------------
+from actions.triage import escalation  # noqa: E402
+
+
+def test_findings_spread_over_two_messages_escalate_on_the_second():
+    result = escalation(Findings.of(present=["injury"]), Findings.of(present=["cannot_bear_weight"]))
+    assert result.level is Level.EMERGENCY
+    assert [r.rule_id for r in result.reasons] == ["cannot_bear_weight_after_injury"]
+
+
+def test_a_message_that_adds_nothing_is_not_escalated_again():
+    said = Findings.of(present=["injury", "cannot_bear_weight"])
+    assert escalation(said, Findings.of()) is None
+    assert escalation(said, Findings.of(present=["stiffness"])) is None
+
+
+def test_a_repeated_red_flag_is_escalated_again():
+    said = Findings.of(present=["injury", "cannot_bear_weight"])
+    assert escalation(said, Findings.of(present=["cannot_bear_weight"])).is_emergency
+
+
+def test_only_urgent_and_emergency_rules_escalate():
+    assert escalation(Findings.of(), Findings.of(present=["extreme_pain"])) is None
+    assert escalation(Findings.of(), Findings.of(present=["locked"])).level is Level.URGENT
+
+
+def test_a_denial_in_the_latest_message_escalates_nothing():
+    assert escalation(Findings.of(present=["injury"]), Findings.of(absent=["cannot_bear_weight"])) is None
+
+
+def test_not_sure_in_the_latest_message_escalates():
+    result = escalation(Findings.of(present=["injury"]), Findings.of(unsure=["deformity"]))
+    assert result.is_emergency
+
+
+def test_escalation_keeps_only_the_rules_the_latest_message_took_part_in():
+    result = escalation(Findings.of(present=["locked"]), Findings.of(present=["suicidal"]))
+    assert [r.rule_id for r in result.reasons] == ["suicidal_thoughts"] and result.crisis_line
+
+
+@pytest.mark.parametrize(
+    "question_code,with_codes",
+    [("foot_changes", ["injury"]), ("foot_cold_pale_or_blue", []), ("fever_or_unwell", ["hot_or_red_joint"]),
+     ("calf_signs", []), ("blood_thinners_or_bleeding_disorder", ["swelling", "injury"]), ("kneecap_out_now", [])],
+)
+def test_the_self_checks_questions_reach_the_emergency_rules(question_code, with_codes):
+    assert triage(Findings.of(present=[question_code, *with_codes])).level is Level.EMERGENCY
+
+
+def test_a_fever_with_a_swollen_knee_is_an_emergency_even_without_saying_hot():
+    assert triage(Findings.of(present=["swelling", "fever"])).level is Level.EMERGENCY

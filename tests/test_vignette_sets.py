@@ -1,7 +1,7 @@
 """The red-flag vignette sets (tests/vignettes/) are well-formed, big enough, and held out.
 
-They measure the red-flag check of issue #3 (recall must be 100%, over-triage at most 10%); the test
-that runs the assistant over them arrives with the finding extractor.
+They measure the red-flag check (tests/test_vignettes.py runs the assistant over them: recall must
+be 100%, over-triage at most 10%).
 """
 from collections import Counter
 from pathlib import Path
@@ -14,6 +14,10 @@ from tests.nlu_sets import TRAINING_FILES, comparable, read_examples
 VIGNETTES = Path(__file__).resolve().parent / "vignettes"
 SINGLE = yaml.safe_load((VIGNETTES / "single_messages.yml").read_text())["vignettes"]
 CONVERSATIONS = yaml.safe_load((VIGNETTES / "conversations.yml").read_text())["conversations"]
+# A second set, written blind after the first one had been used to improve the patterns (see README).
+SINGLE_2 = yaml.safe_load((VIGNETTES / "round2" / "single_messages.yml").read_text())["vignettes"]
+CONVERSATIONS_2 = yaml.safe_load((VIGNETTES / "round2" / "conversations.yml").read_text())["conversations"]
+SETS = {"round1": (SINGLE, CONVERSATIONS), "round2": (SINGLE_2, CONVERSATIONS_2)}
 EMERGENCY_KINDS = {
     "deformity_after_injury", "cannot_bear_weight_after_injury", "septic_arthritis", "neurovascular",
     "tendon_rupture", "dvt", "pulmonary_embolism", "haemarthrosis", "patellar_dislocation_not_reducing",
@@ -22,19 +26,21 @@ EMERGENCY_KINDS = {
 
 
 def test_single_messages_cover_every_red_flag_kind_and_enough_non_emergencies():
-    ids = [v["id"] for v in SINGLE]
+    ids = [v["id"] for v in SINGLE + SINGLE_2]
     assert len(ids) == len(set(ids))
-    assert {v["level"] for v in SINGLE} <= {level.code for level in Level}
+    assert {v["level"] for v in SINGLE + SINGLE_2} <= {level.code for level in Level}
     emergencies = [v for v in SINGLE if v["level"] == "emergency"]
     assert len(emergencies) >= 80 and len(SINGLE) - len(emergencies) >= 80
     per_kind = Counter(v["kind"] for v in emergencies)
     assert set(per_kind) == EMERGENCY_KINDS and min(per_kind.values()) >= 6
     assert sum(v["kind"] == "negated_red_flag" for v in SINGLE) >= 20
+    emergencies_2 = [v for v in SINGLE_2 if v["level"] == "emergency"]
+    assert {v["kind"] for v in emergencies_2} == EMERGENCY_KINDS and len(emergencies_2) >= 70
 
 
 def test_conversations_have_late_red_flags_and_quiet_ones():
-    assert len(CONVERSATIONS) >= 30
-    for conversation in CONVERSATIONS:
+    assert len(CONVERSATIONS) >= 30 and len(CONVERSATIONS_2) >= 20
+    for conversation in CONVERSATIONS + CONVERSATIONS_2:
         at = conversation["escalate_at"]
         assert at is None or 1 <= at <= len(conversation["turns"]), conversation["id"]
     assert sum(c["escalate_at"] is not None and c["escalate_at"] > 1 for c in CONVERSATIONS) >= 20
@@ -43,6 +49,6 @@ def test_conversations_have_late_red_flags_and_quiet_ones():
 
 def test_no_vignette_is_in_the_training_data():
     training = {comparable(text) for _, text in read_examples(TRAINING_FILES)}
-    texts = [v["text"] for v in SINGLE] + [turn for c in CONVERSATIONS for turn in c["turns"]]
+    texts = [v["text"] for v in SINGLE + SINGLE_2] + [turn for c in CONVERSATIONS + CONVERSATIONS_2 for turn in c["turns"]]
     long_enough = [t for t in texts if len(t.split()) > 3]  # "yes", "hi" are everyone's words
     assert [t for t in long_enough if comparable(t) in training] == []

@@ -1,0 +1,163 @@
+"""The guided self-check as data and pure logic (no Rasa imports).
+
+The questions live in content/self_check.yml. This module turns answers and what the patient said in
+their own words (the finding extractor's records in the parse results) into triage findings, and
+decides which question comes next: a question is skipped when its subject does not apply (no
+injury, no questions about the injury) or when the patient has already told us the answer.
+Used by the form's validation action (actions/forms.py) and by the red-flag policy
+(components/red_flag_policy.py), so both read answers the same way.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping, Optional, Tuple
+
+import yaml
+
+from actions.triage import Findings, Status
+
+QUESTIONS_FILE = Path(__file__).resolve().parent / "content" / "self_check.yml"
+YES, NO, UNSURE = "yes", "no", "unsure"
+ANSWERS = (YES, NO, UNSURE)
+
+
+@dataclass(frozen=True)
+class Question:
+    slot: str
+    text: str
+    finding: str
+    present_when: str
+    answered_by: Tuple[str, ...] = ()
+    ask_if: Tuple[str, ...] = ()
+    ask_if_all: Tuple[str, ...] = ()
+    ask_unless: Tuple[str, ...] = ()
+    ends_check: Optional[str] = None
+
+    @property
+    def absent_when(self) -> str:
+        return NO if self.present_when == YES else YES
+
+    def status_for(self, answer: str) -> Status:
+        if answer == UNSURE:
+            return Status.UNSURE
+        return Status.PRESENT if answer == self.present_when else Status.ABSENT
+
+    def applies(self, findings: Findings) -> bool:
+        return (
+            (not self.ask_if or any(findings.possible(code) for code in self.ask_if))
+            and all(findings.possible(code) for code in self.ask_if_all)
+            and not any(findings.possible(code) for code in self.ask_unless)
+        )
+
+    def answer_already_given(self, findings: Findings) -> Optional[str]:
+        """The answer the patient's own words already give, if any."""
+        codes = (self.finding,) + self.answered_by
+        if any(findings.status(code) is Status.PRESENT for code in codes):
+            return self.present_when
+        if any(findings.status(code) is Status.UNSURE for code in codes):
+            return UNSURE
+        if findings.status(self.finding) is Status.ABSENT:
+            return self.absent_when
+        return None
+
+
+@functools.lru_cache(maxsize=None)
+def load_questions(path: Path = QUESTIONS_FILE) -> Tuple[Question, ...]:
+    specs = yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]
+    questions = tuple(
+        Question(**{key: tuple(value) if isinstance(value, list) else value for key, value in spec.items()})
+        for spec in specs
+    )
+    for question in questions:
+        if question.present_when not in (YES, NO):
+            raise ValueError(f"{question.slot}: present_when must be yes or no")
+    return questions
+
+
+def question_slots() -> Tuple[str, ...]:
+    return tuple(question.slot for question in load_questions())
+
+
+def findings_of_record(record: Optional[Mapping]) -> Findings:
+    """Findings from one message's finding-extractor record (the `findings` key of a parse result)."""
+    if not record:
+        return Findings()
+    return Findings.of(
+        present=record.get("present", ()), absent=record.get("absent", ()), unsure=record.get("unsure", ())
+    )
+
+
+def findings_of_answers(answers: Mapping[str, Optional[str]]) -> Findings:
+    """Findings from the self-check's answers (slot -> yes / no / unsure)."""
+    statuses = {}
+    for question in load_questions():
+        answer = answers.get(question.slot)
+        if answer in ANSWERS:
+            statuses[question.finding] = question.status_for(answer)
+    return Findings(statuses)
+
+
+def conversation_findings(records: Iterable[Optional[Mapping]], answers: Mapping[str, Optional[str]]) -> Findings:
+    """Everything known, when the order does not matter: each message's findings, then the answers."""
+    findings = Findings()
+    for record in records:
+        findings = findings.merged(findings_of_record(record))
+    return findings.merged(findings_of_answers(answers))
+
+
+@dataclass(frozen=True)
+class Said:
+    """One thing the patient told us, at its place in the conversation (an event index): a
+    message's finding record, or an answer to a self-check question."""
+
+    at: int
+    findings: Findings
+
+
+def said_in_order(records: Iterable[Tuple[int, Optional[Mapping]]],
+                  answers: Mapping[str, Tuple[int, Optional[str]]]) -> Tuple[Said, ...]:
+    """Messages (event index, record) and the current answers (slot -> (index of the event that
+    set it, value)), in conversation order, so that what was said later replaces what was said
+    before ("no injury" answered, then "actually I fell").
+    """
+    said = [Said(at, findings_of_record(record)) for at, record in records]
+    said += [Said(at, findings_of_answers({slot: value})) for slot, (at, value) in answers.items() if value in ANSWERS]
+    return tuple(sorted(said, key=lambda item: item.at))
+
+
+def merge(said: Iterable[Said]) -> Findings:
+    findings = Findings()
+    for item in said:
+        findings = findings.merged(item.findings)
+    return findings
+
+
+def next_question(findings: Findings, answers: Mapping[str, Optional[str]]) -> Optional[Question]:
+    """The next question to ask, or None when the self-check is complete."""
+    for question in load_questions():
+        if answers.get(question.slot) in ANSWERS:
+            continue
+        if question.applies(findings) and question.answer_already_given(findings) is None:
+            return question
+    return None
+
+
+def answers_already_given(findings: Findings, answers: Mapping[str, Optional[str]]) -> dict:
+    """Slot values for the questions the patient has answered in their own words."""
+    given = {}
+    for question in load_questions():
+        if answers.get(question.slot) not in ANSWERS:
+            answer = question.answer_already_given(findings)
+            if answer is not None:
+                given[question.slot] = answer
+    return given
+
+
+def ended_early(answers: Mapping[str, Optional[str]]) -> Optional[Question]:
+    """The question whose answer ends the check (an under-16), if one was answered that way."""
+    for question in load_questions():
+        if question.ends_check and answers.get(question.slot) == question.present_when:
+            return question
+    return None

@@ -1,0 +1,121 @@
+"""Replies that carry a triage result: the self-check summary and the follow-up to an escalation.
+
+The wording of each level lives in domain/red_flags.yml (utter_level_*), the reasons in
+content/red_flags.yml; this module only puts them together. It never names a diagnosis: a reason
+says what the patient told us, and the concern is what a clinician may want to check.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from . import clinic
+from .answers import send_topic_answer
+from .articles import load_library
+from .conversation import answers, everything_known
+from .triage import Level, Reason, triage
+
+RESULT_SLOT = "triage_result"
+MIN_TOPIC_CONFIDENCE = 0.3  # see _asked_topic
+LEVEL_RESPONSES = {
+    Level.EMERGENCY: "utter_level_emergency",
+    Level.URGENT: "utter_level_urgent",
+    Level.SEE_CLINICIAN: "utter_level_see_clinician",
+    Level.SELF_CARE_INFO: "utter_level_self_care_info",
+}
+LEVEL_NAMES = {
+    Level.EMERGENCY: "Emergency",
+    Level.URGENT: "Same-day care",
+    Level.SEE_CLINICIAN: "See a clinician soon",
+    Level.SELF_CARE_INFO: "Information and self-care",
+}
+
+
+def reasons_in_plain_words(reasons: Iterable[Reason]) -> str:
+    lines = [f"- You told me {reason.text}: a clinician would want to check for {reason.concern}."
+             for reason in reasons]
+    return "\n".join(lines)
+
+
+def next_step_messages(dispatcher: CollectingDispatcher, domain: Dict[Text, Any], tracker: Tracker) -> None:
+    dispatcher.utter_message(
+        text=clinic.response_text(domain, "utter_disclaimer", tracker),
+        buttons=clinic.response_buttons(domain, "utter_triage_next_steps"),
+    )
+
+
+class ActionTriageNextSteps(Action):
+    """After an escalation (utter_emergency / utter_urgent_care): the reasons, the next steps, and
+    for a same-day escalation the answer to the article question the message also asked."""
+
+    def name(self) -> Text:
+        return "action_triage_next_steps"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        result = tracker.get_slot(RESULT_SLOT) or {}
+        level = Level.from_code(result.get("level", "self_care_info"))
+        reasons = [Reason(r["rule"], Level.from_code(r["level"]), r["reason"], r["concern"])
+                   for r in result.get("reasons", [])]
+        if reasons:
+            dispatcher.utter_message(text=reasons_in_plain_words(reasons))
+        if level is Level.EMERGENCY:
+            dispatcher.utter_message(text="When you are safe, you can come back and ask me anything.")
+        else:
+            topic = load_library().topic_for_intent(_asked_topic(tracker))
+            if topic is not None:
+                send_topic_answer(topic, dispatcher, tracker, domain, lead_in=f"About your question ({topic.label}):")
+        next_step_messages(dispatcher, domain, tracker)
+        return []
+
+
+def _asked_topic(tracker: Tracker) -> str:
+    """The article topic the latest message asked about, even if the scope rules overruled it.
+
+    A message that mixes a red flag with a question ("my knee locked... how much does it cost?") is
+    often not understood as a whole; its best-ranked topic is taken when it reaches
+    MIN_TOPIC_CONFIDENCE, and the answer names the topic, so a wrong guess is plain to see.
+    """
+    message = tracker.latest_message or {}
+    overruled = (message.get("scope_guard") or {}).get("overruled_intent")
+    intent = overruled or (message.get("intent") or {}).get("name") or ""
+    if intent != "nlu_fallback":
+        return intent
+    topics = load_library().topics
+    ranked = [r for r in message.get("intent_ranking") or [] if r.get("name") in topics]
+    best = max(ranked, key=lambda r: r.get("confidence") or 0.0, default=None)
+    return best["name"] if best and (best.get("confidence") or 0.0) >= MIN_TOPIC_CONFIDENCE else ""
+
+
+class ActionSelfCheckSummary(Action):
+    """The end of the self-check: the level, the reasons in plain words, what to do now, the
+    disclaimer and next steps (booking for everyone), and the structured result for staff."""
+
+    def name(self) -> Text:
+        return "action_self_check_summary"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        from .self_check import ended_early
+
+        given = answers(tracker)
+        findings = everything_known(tracker)
+        result = triage(findings)
+        record = {"source": "self_check", **result.as_record(findings),
+                  "answers": {slot: value for slot, value in given.items() if value is not None}}
+        stopped_for = ended_early(given)
+        if stopped_for is not None:
+            dispatcher.utter_message(response=stopped_for.ends_check)
+            record["ended_early"] = stopped_for.slot
+        else:
+            lines = [clinic.response_text(domain, "utter_self_check_summary_intro", tracker),
+                     f"Result: {LEVEL_NAMES[result.level]}."]
+            if result.reasons:
+                lines.append(reasons_in_plain_words(result.reasons))
+            else:
+                lines.append("Nothing you told me is a warning sign.")
+            lines.append(clinic.response_text(domain, LEVEL_RESPONSES[result.level], tracker))
+            dispatcher.utter_message(text="\n\n".join(lines))
+        next_step_messages(dispatcher, domain, tracker)
+        return [SlotSet(RESULT_SLOT, record)]

@@ -1,0 +1,61 @@
+"""FindingExtractor: records what each message says about the patient's knee, in the parse result.
+
+A thin Rasa adapter around nlp/findings.py. It reuses the spaCy Doc that SpacyNLP already made of
+the message (our blank `en` pipeline, lowercased), so the message is tokenised once. The record it
+adds under `findings` ({present, unsure, absent, subject, mentions}: codes and character offsets, no
+message text) is what components/red_flag_policy.py triages and what the self-check reuses instead
+of asking again.
+
+It runs before the intent classifiers are overruled by the scope rules, and never changes the
+intent: the red-flag decision needs the whole conversation, so it is the policy's.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Text, Type
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.utils.spacy_utils import SpacyModel, SpacyNLP
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+from nlp.findings import FindingExtractor as Extractor, pattern_digest
+
+logger = logging.getLogger(__name__)
+FINDINGS_KEY = "findings"
+SPACY_DOC_KEY = "text_spacy_doc"  # where SpacyNLP leaves the Doc of the message text
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False, model_from="SpacyNLP")
+class FindingExtractor(GraphComponent):
+    @classmethod
+    def required_components(cls) -> List[Type]:
+        return [SpacyNLP]
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        # The digest is part of the config so that Rasa's training cache sees a changed pattern file.
+        return {"patterns_digest": pattern_digest()}
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "FindingExtractor":
+        return cls()
+
+    def __init__(self) -> None:
+        self._extractor: Extractor | None = None
+
+    def process(self, messages: List[Message], model: SpacyModel) -> List[Message]:
+        if self._extractor is None:
+            self._extractor = Extractor(model.model)
+        for message in messages:
+            doc = message.get(SPACY_DOC_KEY)
+            text = message.get(TEXT)
+            if doc is None and not text:
+                continue
+            extraction = self._extractor.extract(doc if doc is not None else text)
+            message.set(FINDINGS_KEY, extraction.as_dict(), add_to_output=True)
+        return messages

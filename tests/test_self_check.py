@@ -1,0 +1,98 @@
+"""The self-check's questions (actions/content/self_check.yml) and their logic (actions/self_check.py)."""
+from __future__ import annotations
+
+import pytest
+
+from actions.self_check import (
+    NO, UNSURE, YES, answers_already_given, conversation_findings, ended_early, findings_of_answers,
+    load_questions, next_question,
+)
+from actions.triage import Findings, Level, Status, load_rules, triage
+from scripts.build_self_check_domain import main as check_generated_domain
+
+QUESTIONS = load_questions()
+RULE_CODES = set().union(*(rule.findings for rule in load_rules()))
+DESCRIPTIVE = {"grating_or_stiff"}  # asked for the article's signs and kept for staff; no rule uses it
+
+
+def ask_all(answer_for, findings=Findings()):
+    """Walk the form: answer each next question with answer_for(question); the slots asked, in order."""
+    answers, asked = {}, []
+    while True:
+        known = findings.merged(findings_of_answers(answers))
+        question = next_question(known, answers)
+        if question is None or ended_early(answers):
+            return asked, answers
+        asked.append(question.slot)
+        answers[question.slot] = answer_for(question)
+
+
+def test_every_question_asks_about_a_finding_the_triage_rules_use():
+    assert [q.finding for q in QUESTIONS if q.finding not in RULE_CODES] == sorted(DESCRIPTIVE)
+    for question in QUESTIONS:
+        assert set(question.ask_if + question.ask_if_all + question.ask_unless) <= RULE_CODES | {q.finding for q in QUESTIONS}
+
+
+def test_slots_are_unique_and_questions_are_questions():
+    assert len({q.slot for q in QUESTIONS}) == len(QUESTIONS)
+    assert all(q.slot.startswith("sc_") and "?" in q.text for q in QUESTIONS)
+
+
+def test_the_generated_domain_part_is_up_to_date():
+    assert check_generated_domain(["--check"]) == 0, "run `make domain`"
+
+
+def test_all_no_answers_take_a_short_path_and_end_in_self_care_information():
+    asked, answers = ask_all(lambda q: q.absent_when)
+    # The follow-up questions of an injury, a hot joint, a swelling... are skipped.
+    assert "sc_deformity" not in asked and "sc_fever" not in asked and "sc_rapid_swelling" not in asked
+    assert asked[0] == "sc_adult" and asked[-1] == "sc_age_55"
+    assert len(asked) <= 15
+    assert triage(findings_of_answers(answers)).level is Level.SELF_CARE_INFO
+
+
+def test_an_injury_brings_its_follow_up_questions():
+    asked, _ = ask_all(lambda q: YES if q.slot == "sc_injury" else q.absent_when)
+    assert {"sc_deformity", "sc_kneecap", "sc_lift_leg", "sc_giving_way"} <= set(asked)
+
+
+def test_swelling_after_an_injury_asks_how_fast_it_swelled():
+    asked, _ = ask_all(lambda q: YES if q.slot in ("sc_injury", "sc_swelling") else q.absent_when)
+    assert {"sc_rapid_swelling", "sc_blood_thinners", "sc_fever"} <= set(asked)
+
+
+def test_not_sure_counts_as_possible_and_brings_the_follow_up_questions():
+    asked, answers = ask_all(lambda q: UNSURE if q.slot == "sc_injury" else q.absent_when)
+    assert "sc_deformity" in asked
+    assert findings_of_answers(answers).status("injury") is Status.UNSURE
+
+
+def test_not_sure_to_every_question_is_never_self_care():
+    _, answers = ask_all(lambda q: UNSURE)
+    assert triage(findings_of_answers(answers)).level is Level.EMERGENCY
+
+
+def test_an_under_16_ends_the_check_after_the_first_question():
+    asked, answers = ask_all(lambda q: NO)
+    assert asked == ["sc_adult"] and ended_early(answers).ends_check == "utter_self_check_under_16"
+
+
+def test_what_the_patient_already_said_is_not_asked_again():
+    said = Findings.of(present=["injury", "swelling"], absent=["fever"])
+    given = answers_already_given(said, {})
+    assert given["sc_injury"] == YES and given["sc_swelling"] == YES
+    asked, _ = ask_all(lambda q: q.absent_when, findings=conversation_findings([], given).merged(said))
+    assert "sc_injury" not in asked and "sc_swelling" not in asked
+
+
+def test_an_answer_in_words_fills_a_question_with_the_opposite_polarity():
+    # "I can't put any weight on it": the question is "Can you put weight on that leg...?"
+    assert answers_already_given(Findings.of(present=["cannot_bear_weight"]), {})["sc_weight_bearing"] == NO
+    assert answers_already_given(Findings.of(absent=["cannot_bear_weight"]), {})["sc_weight_bearing"] == YES
+
+
+@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.slot)
+def test_each_answer_maps_to_its_finding(question):
+    assert findings_of_answers({question.slot: question.present_when}).status(question.finding) is Status.PRESENT
+    assert findings_of_answers({question.slot: question.absent_when}).status(question.finding) is Status.ABSENT
+    assert findings_of_answers({question.slot: UNSURE}).status(question.finding) is Status.UNSURE

@@ -1,0 +1,122 @@
+"""The self-check's actions (actions/forms.py, actions/triage_replies.py): events returned and
+messages sent, with the fixture trio of tests/conftest.py."""
+from __future__ import annotations
+
+import pytest
+from rasa_sdk.events import SlotSet
+
+from actions.forms import ActionStartSelfCheck, ValidateSelfCheckForm
+from actions.self_check import question_slots
+from actions.triage_replies import ActionSelfCheckSummary, ActionTriageNextSteps
+from tests.conftest import make_tracker, user_event
+
+NO_ANSWERS = {slot: None for slot in question_slots()}
+
+
+def slot_values(events):
+    return {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+
+
+def test_start_clears_old_answers_and_fills_what_was_already_said(domain, dispatcher):
+    earlier = user_event("I fell and it's swollen, no fever", "ask_knee_pain_symptoms",
+                         findings={"present": ["injury", "swelling"], "absent": ["fever"], "unsure": []})
+    tracker = make_tracker(domain, "check my symptoms", "start_self_check", history=[earlier],
+                           slots={"sc_hot": "yes"})
+    events = ActionStartSelfCheck().run(dispatcher, tracker, domain)
+    values = slot_values(events)
+    assert values["sc_injury"] == "yes" and values["sc_swelling"] == "yes"
+    assert values["sc_hot"] is None and values["requested_slot"] is None
+    assert dispatcher.messages[0]["response"] == "utter_self_check_intro"
+
+
+def test_the_next_question_depends_on_the_answers(domain, dispatcher):
+    tracker = make_tracker(domain, "/affirm", "affirm", active_loop="self_check_form",
+                           slots={**NO_ANSWERS, "sc_adult": "yes", "sc_injury": "yes", "requested_slot": "sc_injury"})
+    assert ValidateSelfCheckForm().run(dispatcher, tracker, domain) == [SlotSet("requested_slot", "sc_deformity")]
+
+
+def test_an_answer_in_words_fills_the_question_and_any_other_it_answers(domain, dispatcher):
+    tracker = make_tracker(domain, "it's swollen and I can't put weight on it", "ask_knee_pain_symptoms",
+                           active_loop="self_check_form",
+                           slots={**NO_ANSWERS, "sc_adult": "yes", "requested_slot": "sc_injury"},
+                           findings={"present": ["swelling", "cannot_bear_weight"], "absent": [], "unsure": []})
+    values = slot_values(ValidateSelfCheckForm().run(dispatcher, tracker, domain))
+    assert values["sc_swelling"] == "yes" and values["sc_weight_bearing"] == "no"
+    assert values["requested_slot"] == "sc_injury"  # still unanswered, asked again
+
+
+def test_a_message_that_answers_nothing_fills_no_slot_so_rasa_lets_the_rules_answer_it(domain, dispatcher):
+    tracker = make_tracker(domain, "how much is it?", "ask_msc_cost", active_loop="self_check_form",
+                           slots={**NO_ANSWERS, "sc_adult": "yes", "requested_slot": "sc_injury"})
+    assert ValidateSelfCheckForm().run(dispatcher, tracker, domain) == [SlotSet("requested_slot", "sc_injury")]
+
+
+def test_an_under_16_ends_the_form(domain, dispatcher):
+    tracker = make_tracker(domain, "/deny", "deny", active_loop="self_check_form",
+                           slots={**NO_ANSWERS, "sc_adult": "no", "requested_slot": "sc_adult"})
+    assert ValidateSelfCheckForm().run(dispatcher, tracker, domain) == [SlotSet("requested_slot", None)]
+
+
+@pytest.mark.parametrize(
+    "answers,level,label",
+    [
+        ({"sc_adult": "yes", "sc_injury": "no"}, "self_care_info", "Information and self-care"),
+        ({"sc_adult": "yes", "sc_locked": "yes"}, "urgent", "Same-day care"),
+        ({"sc_adult": "yes", "sc_extreme_pain": "unsure"}, "see_clinician", "See a clinician soon"),
+        ({"sc_adult": "yes", "sc_injury": "yes", "sc_weight_bearing": "no"}, "emergency", "Emergency"),
+    ],
+)
+def test_summary_gives_level_reasons_what_to_do_booking_and_stores_the_result(domain, dispatcher, answers, level, label):
+    tracker = make_tracker(domain, "/deny", "deny", slots={**NO_ANSWERS, **answers})
+    events = ActionSelfCheckSummary().run(dispatcher, tracker, domain)
+    summary, closing = dispatcher.messages[0]["text"], dispatcher.messages[-1]
+    assert f"Result: {label}." in summary and "What to do now" in summary
+    assert ("911" in summary) == (level == "emergency")
+    assert "not a diagnosis" in closing["text"]
+    assert "/book_consultation" in [b["payload"] for b in closing["buttons"]]
+    record = slot_values(events)["triage_result"]
+    assert record["level"] == level and record["source"] == "self_check"
+    assert record["answers"] == answers and record["decided_at"]
+
+
+def test_summary_for_an_under_16_points_to_a_parent_and_their_doctor(domain, dispatcher):
+    tracker = make_tracker(domain, "/deny", "deny", slots={**NO_ANSWERS, "sc_adult": "no"})
+    events = ActionSelfCheckSummary().run(dispatcher, tracker, domain)
+    assert dispatcher.messages[0]["response"] == "utter_self_check_under_16"
+    assert slot_values(events)["triage_result"]["ended_early"] == "sc_adult"
+
+
+def test_after_an_urgent_escalation_the_question_is_answered_too(domain, dispatcher):
+    result = {"level": "urgent", "reasons": [{"rule": "locked_knee", "level": "urgent",
+                                              "reason": "your knee has locked", "concern": "a torn meniscus"}]}
+    tracker = make_tracker(domain, "it locked, and what does it cost?", "ask_msc_cost", slots={"triage_result": result})
+    ActionTriageNextSteps().run(dispatcher, tracker, domain)
+    sent = [m.get("text") or "" for m in dispatcher.messages]
+    assert "You told me your knee has locked" in sent[0] and "a torn meniscus" in sent[0]
+    assert any("About your question" in text for text in sent)
+    assert "/book_consultation" in [b["payload"] for b in dispatcher.messages[-1]["buttons"]]
+
+
+def test_after_an_emergency_escalation_no_article_answer_distracts(domain, dispatcher):
+    result = {"level": "emergency", "reasons": [{"rule": "bone_showing", "level": "emergency",
+                                                 "reason": "bone may be showing", "concern": "an open fracture"}]}
+    tracker = make_tracker(domain, "bone showing, what does it cost?", "ask_msc_cost", slots={"triage_result": result})
+    ActionTriageNextSteps().run(dispatcher, tracker, domain)
+    assert not any("About your question" in (m.get("text") or "") for m in dispatcher.messages)
+
+
+def test_after_an_urgent_escalation_a_mixed_message_gets_its_best_ranked_topic_named(domain, dispatcher):
+    result = {"level": "urgent", "reasons": []}
+    ranking = [{"name": "nlu_fallback", "confidence": 0.6}, {"name": "ask_msc_cost", "confidence": 0.41}]
+    tracker = make_tracker(domain, "it locked... how much is it?", "nlu_fallback", ranking=ranking,
+                           slots={"triage_result": result})
+    ActionTriageNextSteps().run(dispatcher, tracker, domain)
+    assert any("About your question (Cost of stem cell therapy)" in (m.get("text") or "") for m in dispatcher.messages)
+
+
+def test_after_an_urgent_escalation_a_weak_guess_is_not_answered(domain, dispatcher):
+    ranking = [{"name": "nlu_fallback", "confidence": 0.8}, {"name": "ask_msc_cost", "confidence": 0.1}]
+    tracker = make_tracker(domain, "it locked", "nlu_fallback", ranking=ranking,
+                           slots={"triage_result": {"level": "urgent", "reasons": []}})
+    ActionTriageNextSteps().run(dispatcher, tracker, domain)
+    assert not any("About your question" in (m.get("text") or "") for m in dispatcher.messages)
