@@ -1,8 +1,8 @@
 """What the patient has told us so far, read from the rasa-sdk tracker (events are plain dicts).
 
-Mirrors components/red_flag_policy.py's reading of the Rasa tracker: the finding records of every
-user message since the conversation (re)started, and the self-check's current answers, each at its
-place in the conversation.
+The same reading as components/red_flag_policy.py does of the Rasa tracker (Event objects): each
+user message's finding record since the conversation (re)started, and the self-check's current
+answers, each at its place in the conversation; actions/self_check.py does the rest.
 """
 from __future__ import annotations
 
@@ -10,10 +10,8 @@ from typing import Dict, List, Optional, Tuple
 
 from rasa_sdk import Tracker
 
-from .self_check import Said, merge, question_slots, said_in_order
+from .self_check import FINDINGS_KEY, Said, earlier_and_latest, merge, question_slots, said_in_order
 from .triage import Findings
-
-FINDINGS_KEY = "findings"
 
 
 def _since_start(tracker: Tracker) -> List[dict]:
@@ -44,3 +42,7 @@ def said(tracker: Tracker) -> Tuple[Said, ...]:
 
 def everything_known(tracker: Tracker) -> Findings:
     return merge(said(tracker))
+
+
+def before_and_in_latest_turn(tracker: Tracker) -> Tuple[Findings, Findings]:
+    return earlier_and_latest(said(tracker))

@@ -9,17 +9,23 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from .conversation import answers, everything_known, finding_records
+from .answers import send_topic_answer
+from .articles import load_library
+from .conversation import answers, before_and_in_latest_turn, everything_known, finding_records
 from .self_check import (
-    answers_already_given, conversation_findings, ended_early, findings_of_answers, next_question, question_slots,
+    RESULT_SLOT, answers_already_given, conversation_findings, ended_early, findings_of_answers, next_question,
+    question_slots,
 )
+from .triage import Level, escalation
 
 REQUESTED_SLOT = "requested_slot"
+ANSWER_INTENTS = {"affirm", "deny", "unsure"}
 
 
 class ActionStartSelfCheck(Action):
     """Clears any earlier answers, says how the check works, and fills in the answers the patient
-    has already given in their own words, so they are not asked again."""
+    has already given in their own words, so they are not asked again. (The cleared answers stay
+    in the conversation's events, and in any result stored before.)"""
 
     def name(self) -> Text:
         return "action_start_self_check"
@@ -33,9 +39,14 @@ class ActionStartSelfCheck(Action):
 
 
 class ValidateSelfCheckForm(Action):
-    """Runs after each answer: fills answers the latest message gave in words, then picks the next
-    question that applies (or ends the form). A message that answers nothing (a question, say)
-    fills no slot, so Rasa lets the rules answer it and the form asks its question again."""
+    """Runs after each answer, before the next question:
+      * fills the answers the latest message gave in words ("it's been swollen for a week");
+      * a same-day (urgent) red flag in this answer is said first (an emergency never gets here:
+        the red-flag policy stops the form before it runs);
+      * a question asked together with an answer ("it's swollen, how much is treatment?") is answered;
+      * picks the next question that applies, or ends the form.
+    A message that answers nothing (a question alone) fills no slot, so Rasa rejects the form for
+    this turn, the rules answer it, and the form asks its question again."""
 
     def name(self) -> Text:
         return "validate_self_check_form"
@@ -46,6 +57,24 @@ class ValidateSelfCheckForm(Action):
         new = answers_already_given(known, given)
         given.update(new)
         findings = known.merged(findings_of_answers(new))
-        events = [SlotSet(slot, value) for slot, value in new.items()]
+        events: List[Dict[Text, Any]] = [SlotSet(slot, value) for slot, value in new.items()]
+        events += self._urgent_advice_first(dispatcher, tracker)
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        topic = load_library().topic_for_intent(intent)
+        if new and topic is not None and intent not in ANSWER_INTENTS:
+            send_topic_answer(topic, dispatcher, tracker, domain)
         question = None if ended_early(given) else next_question(findings, given)
         return events + [SlotSet(REQUESTED_SLOT, question.slot if question else None)]
+
+    @staticmethod
+    def _urgent_advice_first(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
+        earlier, latest = before_and_in_latest_turn(tracker)
+        result = escalation(earlier, latest)
+        if result is None or result.level is not Level.URGENT:
+            return []
+        reasons = "; ".join(reason.text for reason in result.reasons)
+        dispatcher.utter_message(response="utter_urgent_care", red_flag_reasons=reasons)
+        dispatcher.utter_message(text="Let's finish the questions, so the clinic has the whole picture.")
+        findings = earlier.merged(latest)
+        return [SlotSet("red_flag_reasons", reasons),
+                SlotSet(RESULT_SLOT, {"source": "red_flag_check", **result.as_record(findings)})]

@@ -12,13 +12,16 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Optional, Tuple
+from typing import Iterable, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
 from actions.triage import Findings, Status
 
 QUESTIONS_FILE = Path(__file__).resolve().parent / "content" / "self_check.yml"
+# Names shared by the Rasa side (components/) and the action server (actions/).
+FINDINGS_KEY = "findings"      # the finding extractor's record in a message's parse result
+RESULT_SLOT = "triage_result"  # the structured result, stored with the conversation
 YES, NO, UNSURE = "yes", "no", "unsure"
 ANSWERS = (YES, NO, UNSURE)
 
@@ -109,22 +112,34 @@ def conversation_findings(records: Iterable[Optional[Mapping]], answers: Mapping
 
 @dataclass(frozen=True)
 class Said:
-    """One thing the patient told us, at its place in the conversation (an event index): a
-    message's finding record, or an answer to a self-check question."""
+    """What the patient told us in one turn: the words of a message (the finding extractor's
+    record) and the self-check answers that message gave. `turn` is the event index of the message."""
 
-    at: int
+    turn: int
     findings: Findings
 
 
 def said_in_order(records: Iterable[Tuple[int, Optional[Mapping]]],
                   answers: Mapping[str, Tuple[int, Optional[str]]]) -> Tuple[Said, ...]:
-    """Messages (event index, record) and the current answers (slot -> (index of the event that
-    set it, value)), in conversation order, so that what was said later replaces what was said
-    before ("no injury" answered, then "actually I fell").
+    """One Said per user message, in conversation order, from the messages (event index, record)
+    and the current answers (slot -> (index of the event that set it, value)).
+
+    An answer belongs to the last message before it. Within a turn the words and the answer are
+    combined most-urgent-first ("no... well, it is swollen", classified as "no", keeps the swelling);
+    across turns what was said later replaces what was said before ("no injury", then "I fell").
     """
-    said = [Said(at, findings_of_record(record)) for at, record in records]
-    said += [Said(at, findings_of_answers({slot: value})) for slot, (at, value) in answers.items() if value in ANSWERS]
-    return tuple(sorted(said, key=lambda item: item.at))
+    records = sorted(records, key=lambda item: item[0])
+    turns = {at: findings_of_record(record) for at, record in records}
+    for slot, (set_at, value) in answers.items():
+        if value not in ANSWERS:
+            continue
+        turn = max((at for at in turns if at <= set_at), default=None)
+        answer = findings_of_answers({slot: value})
+        if turn is None:
+            turns[-1] = turns.get(-1, Findings()).combined(answer)
+        else:
+            turns[turn] = turns[turn].combined(answer)
+    return tuple(Said(turn, with_implied_answers(findings)) for turn, findings in sorted(turns.items()))
 
 
 def merge(said: Iterable[Said]) -> Findings:
@@ -132,6 +147,22 @@ def merge(said: Iterable[Said]) -> Findings:
     for item in said:
         findings = findings.merged(item.findings)
     return findings
+
+
+def earlier_and_latest(said: Sequence[Said]) -> Tuple[Findings, Findings]:
+    """What was known before the latest message, and what the latest message (and its answer) said:
+    the two halves that triage.escalation compares."""
+    if not said:
+        return Findings(), Findings()
+    return merge(said[:-1]), said[-1].findings
+
+
+def with_implied_answers(findings: Findings) -> Findings:
+    """The findings plus the self-check findings they imply ("my kneecap won't go back in" answers
+    "Has your kneecap come out of place and stayed out?"), so that the red-flag check on a message
+    and the self-check's summary reach the same level from the same words."""
+    implied = findings_of_answers(answers_already_given(findings, {}))
+    return findings.combined(implied)
 
 
 def next_question(findings: Findings, answers: Mapping[str, Optional[str]]) -> Optional[Question]:

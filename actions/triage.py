@@ -1,8 +1,9 @@
 """Triage: findings in, a level out, with the reasons. Pure Python: no Rasa imports.
 
 The rules are data (content/red_flags.yml), each traced to ../shared/clinical-safety.md. The
-red-flag check on every message and the guided self-check (issue #3, being built) will both come
-here, so that there is one place where urgency is decided.
+red-flag check on every message (components/red_flag_policy.py) and the guided self-check
+(actions/forms.py, actions/triage_replies.py) both come here, so that there is one place where
+urgency is decided.
 
 Safety properties, each with its own test:
   * "not sure" never lowers urgency: a finding the patient is unsure of counts as present;
@@ -88,6 +89,16 @@ class Findings:
     def possible(self, code: str) -> bool:
         """Present, or the patient is not sure: either way it counts towards urgency."""
         return self.statuses.get(code) in (Status.PRESENT, Status.UNSURE)
+
+    def combined(self, other: "Findings") -> "Findings":
+        """Two accounts of the same moment (a message's words and the button it pressed): the more
+        urgent status wins for each finding (present over unsure over absent)."""
+        rank = {Status.ABSENT: 0, Status.UNSURE: 1, Status.PRESENT: 2}
+        statuses = dict(self.statuses)
+        for code, status in other.statuses.items():
+            if code not in statuses or rank[status] > rank[statuses[code]]:
+                statuses[code] = status
+        return Findings(statuses)
 
     def merged(self, newer: "Findings") -> "Findings":
         """Findings of a later message added to these. A later answer replaces an earlier one,

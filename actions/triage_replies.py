@@ -16,9 +16,9 @@ from . import clinic
 from .answers import send_topic_answer
 from .articles import load_library
 from .conversation import answers, everything_known
+from .self_check import RESULT_SLOT, ended_early
 from .triage import Level, Reason, triage
 
-RESULT_SLOT = "triage_result"
 MIN_TOPIC_CONFIDENCE = 0.3  # see _asked_topic
 LEVEL_RESPONSES = {
     Level.EMERGENCY: "utter_level_emergency",
@@ -38,6 +38,14 @@ def reasons_in_plain_words(reasons: Iterable[Reason]) -> str:
     lines = [f"- You told me {reason.text}: a clinician would want to check for {reason.concern}."
              for reason in reasons]
     return "\n".join(lines)
+
+
+def self_check_record(tracker: Tracker, source: str) -> Dict[str, Any]:
+    """The structured result for clinic staff: findings, answers, level, reasons, time."""
+    given = answers(tracker)
+    findings = everything_known(tracker)
+    return {"source": source, **triage(findings).as_record(findings),
+            "answers": {slot: value for slot, value in given.items() if value is not None}}
 
 
 def next_step_messages(dispatcher: CollectingDispatcher, domain: Dict[Text, Any], tracker: Tracker) -> None:
@@ -97,25 +105,34 @@ class ActionSelfCheckSummary(Action):
         return "action_self_check_summary"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        from .self_check import ended_early
-
-        given = answers(tracker)
-        findings = everything_known(tracker)
-        result = triage(findings)
-        record = {"source": "self_check", **result.as_record(findings),
-                  "answers": {slot: value for slot, value in given.items() if value is not None}}
-        stopped_for = ended_early(given)
+        record = self_check_record(tracker, "self_check")
+        stopped_for = ended_early(answers(tracker))
         if stopped_for is not None:
             dispatcher.utter_message(response=stopped_for.ends_check)
             record["ended_early"] = stopped_for.slot
         else:
+            level = Level.from_code(record["level"])
+            reasons = [Reason(r["rule"], Level.from_code(r["level"]), r["reason"], r["concern"]) for r in record["reasons"]]
             lines = [clinic.response_text(domain, "utter_self_check_summary_intro", tracker),
-                     f"Result: {LEVEL_NAMES[result.level]}."]
-            if result.reasons:
-                lines.append(reasons_in_plain_words(result.reasons))
-            else:
-                lines.append("Nothing you told me is a warning sign.")
-            lines.append(clinic.response_text(domain, LEVEL_RESPONSES[result.level], tracker))
+                     f"Result: {LEVEL_NAMES[level]}."]
+            lines.append(reasons_in_plain_words(reasons) if reasons else "Nothing you told me is a warning sign.")
+            lines.append(clinic.response_text(domain, LEVEL_RESPONSES[level], tracker))
             dispatcher.utter_message(text="\n\n".join(lines))
         next_step_messages(dispatcher, domain, tracker)
+        return [SlotSet(RESULT_SLOT, record)]
+
+
+class ActionSelfCheckStopped(Action):
+    """The patient stopped the self-check: say so, keep what they told us (the result is stored,
+    marked as stopped), and if it already needs care soon, say what to do now."""
+
+    def name(self) -> Text:
+        return "action_self_check_stopped"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        record = {**self_check_record(tracker, "self_check"), "stopped_early": True}
+        dispatcher.utter_message(response="utter_self_check_stopped")
+        level = Level.from_code(record["level"])
+        if level >= Level.SEE_CLINICIAN:
+            dispatcher.utter_message(text=clinic.response_text(domain, LEVEL_RESPONSES[level], tracker))
         return [SlotSet(RESULT_SLOT, record)]

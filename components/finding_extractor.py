@@ -11,7 +11,6 @@ intent: the red-flag decision needs the whole conversation, so it is the policy'
 """
 from __future__ import annotations
 
-import logging
 from typing import Any, Dict, List, Text, Type
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -22,10 +21,9 @@ from rasa.nlu.utils.spacy_utils import SpacyModel, SpacyNLP
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from actions.self_check import FINDINGS_KEY
 from nlp.findings import FindingExtractor as Extractor, pattern_digest
 
-logger = logging.getLogger(__name__)
-FINDINGS_KEY = "findings"
 SPACY_DOC_KEY = "text_spacy_doc"  # where SpacyNLP leaves the Doc of the message text
 
 

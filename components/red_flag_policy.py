@@ -8,8 +8,8 @@ the tracker and says which action comes next:
 
   emergency  -> utter_emergency (or utter_emergency_crisis when the crisis line applies), a domain
                 response, so it needs no action server; any active form is stopped;
-  urgent     -> utter_urgent_care, except while the self-check is running (its summary gives the
-                level; only an emergency interrupts the patient's answers);
+  urgent     -> utter_urgent_care; while the self-check runs, the form's validation action gives
+                the same advice before its next question instead (only an emergency stops the form);
   then       -> action_triage_next_steps (reasons, booking, and the answer to any question the message
                 also asked), then listen.
 
@@ -33,17 +33,15 @@ from rasa.shared.core.events import ActionExecuted, ActiveLoop, Restarted, Sessi
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from actions.self_check import merge, question_slots, said_in_order
-from actions.triage import Findings, Level, TriageResult, escalation
+from actions.self_check import FINDINGS_KEY, RESULT_SLOT, earlier_and_latest, question_slots, said_in_order
+from actions.triage import Findings, TriageResult, escalation
 
-FINDINGS_KEY = "findings"  # set in the parse result by the finding extractor
 UTTER_EMERGENCY = "utter_emergency"
 UTTER_EMERGENCY_CRISIS = "utter_emergency_crisis"
 UTTER_URGENT = "utter_urgent_care"
 ACTION_NEXT_STEPS = "action_triage_next_steps"
 ESCALATIONS = (UTTER_EMERGENCY, UTTER_EMERGENCY_CRISIS, UTTER_URGENT)
 REASONS_SLOT = "red_flag_reasons"
-RESULT_SLOT = "triage_result"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
@@ -68,7 +66,7 @@ class RedFlagPolicy(Policy):
             result, findings = self._escalation(tracker)
             form_active = bool(tracker.active_loop_name)
             if result is not None and (result.is_emergency or not form_active):
-                return self._escalate(result, findings, tracker, domain)
+                return self._escalate(result, findings, form_active, domain)
         elif last_action in ESCALATIONS:
             return self._predict(ACTION_NEXT_STEPS, domain)
         elif last_action == ACTION_NEXT_STEPS and self._previous_action(tracker) in ESCALATIONS:
@@ -98,15 +96,11 @@ class RedFlagPolicy(Policy):
 
     def _escalation(self, tracker: DialogueStateTracker) -> Tuple[Optional[TriageResult], Findings]:
         events = self._conversation(tracker)
-        last_user = max(i for i, event in enumerate(events) if isinstance(event, UserUttered))
         records = [(i, event.parse_data.get(FINDINGS_KEY)) for i, event in enumerate(events)
                    if isinstance(event, UserUttered)]
         set_at = {event.key: i for i, event in enumerate(events) if isinstance(event, SlotSet)}
         answers = {slot: (set_at.get(slot, len(events)), tracker.get_slot(slot)) for slot in question_slots()}
-        said = said_in_order(records, answers)
-        # The latest turn: the message, and the answer its words or buttons set.
-        earlier = merge(item for item in said if item.at < last_user)
-        latest = merge(item for item in said if item.at >= last_user)
+        earlier, latest = earlier_and_latest(said_in_order(records, answers))
         return escalation(earlier, latest), earlier.merged(latest)
 
     @staticmethod
@@ -115,7 +109,7 @@ class RedFlagPolicy(Policy):
         return actions[-2] if len(actions) >= 2 else None
 
     # --- predicting ------------------------------------------------------------------------
-    def _escalate(self, result: TriageResult, findings: Findings, tracker: DialogueStateTracker,
+    def _escalate(self, result: TriageResult, findings: Findings, form_active: bool,
                   domain: Domain) -> PolicyPrediction:
         if result.is_emergency:
             action = UTTER_EMERGENCY_CRISIS if result.crisis_line else UTTER_EMERGENCY
@@ -125,7 +119,7 @@ class RedFlagPolicy(Policy):
             SlotSet(REASONS_SLOT, "; ".join(reason.text for reason in result.reasons)),
             SlotSet(RESULT_SLOT, {"source": "red_flag_check", **result.as_record(findings)}),
         ]
-        if result.level is Level.EMERGENCY and tracker.active_loop_name:
+        if result.is_emergency and form_active:
             events += [ActiveLoop(None), SlotSet(REQUESTED_SLOT, None)]
         return self._predict(action, domain, optional_events=events)
 

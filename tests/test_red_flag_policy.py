@@ -109,3 +109,15 @@ def test_a_denied_red_flag_or_no_findings_leave_the_turn_to_the_rules(policy):
     assert predicted(policy, tracker(said("no fever", absent=["fever"])))[0] is None
     assert predicted(policy, tracker(said("hello")))[0] is None
     assert predicted(policy, tracker([UserUttered("no record", {"name": "greet"})]))[0] is None
+
+
+def test_words_that_answer_a_self_check_question_escalate_as_the_answer_would(policy):
+    # "my kneecap won't go back in" answers "Has your kneecap come out of place and stayed out?"
+    assert predicted(policy, tracker(said(present=["kneecap_not_back"])))[0] == "utter_emergency"
+
+
+def test_a_no_button_does_not_cancel_the_words_of_the_same_message(policy):
+    in_form = [SlotSet("sc_fever", "yes"), ActiveLoop("self_check_form"), SlotSet("requested_slot", "sc_hot")]
+    answer = said("no, but it is swollen and red", "deny", present=["swelling"]) + [SlotSet("sc_hot", "no")]
+    action, _ = predicted(policy, tracker(said("check", "start_self_check"), bot("self_check_form"), in_form, answer))
+    assert action == "utter_emergency"

@@ -96,3 +96,50 @@ def test_each_answer_maps_to_its_finding(question):
     assert findings_of_answers({question.slot: question.present_when}).status(question.finding) is Status.PRESENT
     assert findings_of_answers({question.slot: question.absent_when}).status(question.finding) is Status.ABSENT
     assert findings_of_answers({question.slot: UNSURE}).status(question.finding) is Status.UNSURE
+
+
+# --- reading a conversation: turns, implications -----------------------------------------
+from actions.self_check import earlier_and_latest, merge, said_in_order, with_implied_answers  # noqa: E402
+
+
+def record(present=(), absent=(), unsure=()):
+    return {"present": list(present), "absent": list(absent), "unsure": list(unsure)}
+
+
+def test_in_one_turn_the_more_urgent_of_words_and_answer_wins():
+    # "no... well, it is swollen" classified as "no" to "Is the knee swollen?"
+    said = said_in_order([(4, record(present=["swelling"]))], {"sc_swelling": (5, NO)})
+    assert merge(said).status("swelling") is Status.PRESENT
+
+
+def test_across_turns_what_was_said_later_counts():
+    said = said_in_order([(1, record()), (4, record(present=["injury"]))], {"sc_injury": (2, NO)})
+    assert merge(said).status("injury") is Status.PRESENT
+    said = said_in_order([(1, record(present=["injury"])), (4, record())], {"sc_injury": (5, NO)})
+    assert merge(said).status("injury") is Status.ABSENT
+
+
+def test_the_latest_turn_is_split_from_what_came_before():
+    said = said_in_order([(1, record(present=["injury"])), (4, record(present=["cannot_bear_weight"]))], {})
+    earlier, latest = earlier_and_latest(said)
+    assert earlier.status("injury") is Status.PRESENT and latest.status("cannot_bear_weight") is Status.PRESENT
+    assert earlier_and_latest(()) == (Findings(), Findings())
+
+
+@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.slot)
+def test_words_reach_the_same_level_as_the_question_they_answer(question):
+    """The red-flag check reads words; the summary reads answers. Each code that answers a question
+    must reach at least the level of that answer, so the check never escalates later than the summary."""
+    context = ["injury", "swelling", "pop", "hot_or_red_joint", "constant_or_night_pain", "foot_changes"]
+    for code in question.answered_by:
+        from_words = triage(with_implied_answers(Findings.of(present=[code, *context]))).level
+        from_answer = triage(Findings.of(present=[code, question.finding, *context])).level
+        assert from_words == from_answer, (question.slot, code)
+
+
+def test_a_kneecap_that_will_not_go_back_is_an_emergency_in_words_too():
+    assert triage(with_implied_answers(Findings.of(present=["kneecap_not_back"]))).level is Level.EMERGENCY
+
+
+def test_calf_pain_alone_does_not_answer_the_calf_question():
+    assert triage(with_implied_answers(Findings.of(present=["calf_pain"]))).level is Level.SELF_CARE_INFO

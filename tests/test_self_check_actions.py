@@ -120,3 +120,39 @@ def test_after_an_urgent_escalation_a_weak_guess_is_not_answered(domain, dispatc
                            slots={"triage_result": {"level": "urgent", "reasons": []}})
     ActionTriageNextSteps().run(dispatcher, tracker, domain)
     assert not any("About your question" in (m.get("text") or "") for m in dispatcher.messages)
+
+
+def test_a_same_day_red_flag_answer_is_said_before_the_next_question(domain, dispatcher):
+    tracker = make_tracker(domain, "/affirm", "affirm", active_loop="self_check_form",
+                           history=[user_event("check my symptoms", "start_self_check"),
+                                    {"event": "slot", "name": "sc_adult", "value": "yes"}],
+                           slots={**NO_ANSWERS, "sc_adult": "yes", "sc_injury": "no", "sc_weight_bearing": "yes",
+                                  "sc_foot": "no", "sc_hot": "no", "sc_swelling": "no", "sc_calf": "no",
+                                  "sc_pop": "no", "sc_straighten": "yes", "sc_locked": "yes",
+                                  "requested_slot": "sc_locked"})
+    tracker.events.append({"event": "slot", "name": "sc_locked", "value": "yes"})
+    events = ValidateSelfCheckForm().run(dispatcher, tracker, domain)
+    assert dispatcher.messages[0]["response"] == "utter_urgent_care"
+    assert "locked" in dispatcher.messages[0]["red_flag_reasons"]
+    values = slot_values(events)
+    assert values["triage_result"]["level"] == "urgent" and values["requested_slot"] == "sc_extreme_pain"
+
+
+def test_a_question_asked_with_an_answer_in_words_is_answered_too(domain, dispatcher):
+    tracker = make_tracker(domain, "it's swollen. how much is treatment?", "ask_msc_cost", active_loop="self_check_form",
+                           slots={**NO_ANSWERS, "sc_adult": "yes", "requested_slot": "sc_injury"},
+                           findings={"present": ["swelling"], "absent": [], "unsure": []})
+    events = ValidateSelfCheckForm().run(dispatcher, tracker, domain)
+    assert slot_values(events)["sc_swelling"] == "yes"
+    assert any("Cost" in (m.get("text") or "") or "cost" in (m.get("text") or "") for m in dispatcher.messages)
+
+
+def test_stopping_keeps_the_result_and_says_what_to_do_when_it_matters(domain, dispatcher):
+    from actions.triage_replies import ActionSelfCheckStopped
+
+    tracker = make_tracker(domain, "stop", "stop", slots={**NO_ANSWERS, "sc_adult": "yes", "sc_locked": "yes"})
+    events = ActionSelfCheckStopped().run(dispatcher, tracker, domain)
+    assert dispatcher.messages[0]["response"] == "utter_self_check_stopped"
+    assert "today" in dispatcher.messages[1]["text"]
+    record = slot_values(events)["triage_result"]
+    assert record["stopped_early"] and record["level"] == "urgent" and record["answers"]["sc_locked"] == "yes"

@@ -143,7 +143,9 @@ def test_a_red_flag_in_words_mid_form_escalates_first(assistant):
 def test_urgent_red_flag_outside_the_form_comes_first_then_the_question_is_answered(assistant):
     replies = assistant.say(new_sender(), "my knee locked up this morning and won't straighten. how much does stem cell therapy cost?")
     assert "today" in texts(replies)[0] and not any(is_emergency(t) for t in texts(replies))
-    assert "cost" in "\n".join(texts(replies)).lower()
+    assert "You told me your knee has locked" in texts(replies)[1]
+    # the question is answered, under the topic's name (a mixed message is a guess, shown as one)
+    assert any(t.startswith("About your question (") for t in texts(replies))
 
 
 def test_only_escalations_contain_the_emergency_number(assistant):
