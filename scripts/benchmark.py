@@ -80,7 +80,8 @@ async def drive(url: str, messages: List[str], conversations: int, total: int) -
     return latencies
 
 
-def measure(name: str, project: Path, messages: List[str], with_actions: bool, total: int, workdir: Path) -> Dict:
+def measure(name: str, project: Path, domain: str, messages: List[str], with_actions: bool, total: int,
+            workdir: Path) -> Dict:
     env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2",
                SQLALCHEMY_SILENCE_UBER_WARNING="1")
     print(f"[{name}] training (cold cache) ...", flush=True)
@@ -90,7 +91,7 @@ def measure(name: str, project: Path, messages: List[str], with_actions: bool, t
     cache = workdir / f"{name}-cache"
     train_env["RASA_CACHE_DIRECTORY"] = str(cache)
     started = time.perf_counter()
-    subprocess.run([RASA, "train", "--out", str(models), "--fixed-model-name", name],
+    subprocess.run([RASA, "train", "--domain", domain, "--out", str(models), "--fixed-model-name", name],
                    cwd=project, env=train_env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     train_s = time.perf_counter() - started
 
@@ -140,8 +141,9 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     workdir = Path(tempfile.mkdtemp(prefix="knee-bench-"))
     print(f"benchmark work folder: {workdir}")
     results = {
-        "knee-assistant": measure("knee-assistant", ROOT, OUR_MESSAGES, True, args.messages, workdir),
-        "rasa-init": measure("rasa-init", stock_project(workdir), STOCK_MESSAGES, False, args.messages, workdir),
+        "knee-assistant": measure("knee-assistant", ROOT, "domain", OUR_MESSAGES, True, args.messages, workdir),
+        "rasa-init": measure("rasa-init", stock_project(workdir), "domain.yml", STOCK_MESSAGES, False, args.messages,
+                             workdir),
     }
     ours, stock = results["knee-assistant"], results["rasa-init"]
     rows = [

@@ -33,7 +33,9 @@ def build_variant(workdir: Path, topics) -> Path:
                                       for i, ts in blocks.items()]}
     (workdir / "nlu.yml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
-    domain = yaml.safe_load((ROOT / "domain.yml").read_text())
+    from rasa.shared.core.domain import Domain
+
+    domain = Domain.load(str(ROOT / "domain")).as_dict()
     domain["intents"] = [i for i in domain["intents"] if i not in topics] + ["faq"]
     for topic in topics.values():
         domain["responses"][f"utter_faq/{topic.intent}"] = [{"text": topic.answer}]
@@ -67,7 +69,7 @@ def main() -> None:
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return time.perf_counter() - started
 
-    ours_train_s = train_nlu(ROOT, "config.yml", "data/nlu", "domain.yml", "ours")
+    ours_train_s = train_nlu(ROOT, "config.yml", "data/nlu", "domain", "ours")
     variant_train_s = train_nlu(workdir, "config.yml", "nlu.yml", "domain.yml", "variant")
 
     async def picks(agent, retrieval: bool):

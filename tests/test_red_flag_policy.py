@@ -112,8 +112,10 @@ def test_a_denied_red_flag_or_no_findings_leave_the_turn_to_the_rules(policy):
 
 
 def test_words_that_answer_a_self_check_question_escalate_as_the_answer_would(policy):
-    # "my kneecap won't go back in" answers "Has your kneecap come out of place and stayed out?"
-    assert predicted(policy, tracker(said(present=["kneecap_not_back"])))[0] == "utter_emergency"
+    # "my foot has gone numb" after an injury answers "Is the foot below that knee numb...?"
+    assert predicted(policy, tracker(said(present=["injury", "numbness"])))[0] == "utter_emergency"
+    # "my calf swelled up" answers "Is your calf ... painful and swollen, warm or red?"
+    assert predicted(policy, tracker(said(present=["calf_swelling"])))[0] == "utter_emergency"
 
 
 def test_a_no_button_does_not_cancel_the_words_of_the_same_message(policy):

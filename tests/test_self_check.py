@@ -137,8 +137,10 @@ def test_words_reach_the_same_level_as_the_question_they_answer(question):
         assert from_words == from_answer, (question.slot, code)
 
 
-def test_a_kneecap_that_will_not_go_back_is_an_emergency_in_words_too():
-    assert triage(with_implied_answers(Findings.of(present=["kneecap_not_back"]))).level is Level.EMERGENCY
+def test_a_kneecap_out_of_place_that_will_not_go_back_is_an_emergency_but_stuck_alone_is_not():
+    assert triage(with_implied_answers(Findings.of(present=["kneecap_dislocated", "kneecap_not_back"]))).is_emergency
+    # "it's stuck" (kneecap_not_back's words) is also a locked knee: urgent, not an emergency
+    assert triage(with_implied_answers(Findings.of(present=["kneecap_not_back", "locked"]))).level is Level.URGENT
 
 
 def test_calf_pain_alone_does_not_answer_the_calf_question():

@@ -37,7 +37,7 @@ def rate(hits: int, total: int) -> str:
 
 
 @pytest.mark.parametrize("name", sorted(SETS))
-def test_single_message_vignettes(assistant, name):
+def test_single_message_vignettes(assistant, name, capsys):
     vignettes = SETS[name][0]
     missed, over = [], []
     emergencies = [v for v in vignettes if v["level"] == "emergency"]
@@ -48,15 +48,16 @@ def test_single_message_vignettes(assistant, name):
             missed.append(vignette["id"])
         if vignette["level"] != "emergency" and escalated:
             over.append(vignette["id"])
-    print(f"\n{name} single messages: red-flag recall {rate(len(emergencies) - len(missed), len(emergencies))}, "
-          f"over-triage {rate(len(over), len(others))}")
-    print(f"  missed: {missed}\n  over-triaged: {over}")
+    with capsys.disabled():
+        print(f"\n[vignettes] {name} single messages: red-flag recall "
+              f"{rate(len(emergencies) - len(missed), len(emergencies))}, over-triage {rate(len(over), len(others))}"
+              f"; missed {missed}, over-triaged {over}")
     assert missed == []
     assert len(over) <= MAX_OVER_TRIAGE * len(others)
 
 
 @pytest.mark.parametrize("name", sorted(SETS))
-def test_multi_turn_vignettes(assistant, name):
+def test_multi_turn_vignettes(assistant, name, capsys):
     conversations = SETS[name][1]
     missed, early, over = [], [], []
     escalating = [c for c in conversations if c["escalate_at"] is not None]
@@ -75,9 +76,10 @@ def test_multi_turn_vignettes(assistant, name):
                 if not escalated:
                     missed.append(conversation["id"])
                 break
-    print(f"\n{name} conversations: red-flag recall {rate(len(escalating) - len(missed), len(escalating))} "
-          f"(at the right turn), over-triage {rate(len(over), len(quiet))} of quiet conversations, "
-          f"{len(early)} escalations before the red-flag turn")
-    print(f"  missed: {missed}\n  over-triaged: {over}\n  early: {early}")
+    with capsys.disabled():
+        print(f"\n[vignettes] {name} conversations: red-flag recall "
+              f"{rate(len(escalating) - len(missed), len(escalating))} (at the right turn), over-triage "
+              f"{rate(len(over), len(quiet))} of quiet conversations, {len(early)} escalations before the "
+              f"red-flag turn; missed {missed}, over-triaged {over}, early {early}")
     assert missed == []
     assert len(over) + len(early) <= MAX_OVER_TRIAGE * len(conversations)
