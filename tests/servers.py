@@ -63,7 +63,8 @@ class Assistant:
     """The assistant as `make run` starts it: action server + Rasa server with the REST channel.
     With another `project` (its own endpoints.yml and credentials.yml), any Rasa bot."""
 
-    def __init__(self, workdir: Path, model: Path = MODEL, project: Path = ROOT) -> None:
+    def __init__(self, workdir: Path, model: Path = MODEL, project: Path = ROOT,
+                 extra_env: Optional[Dict[str, str]] = None) -> None:
         if not model.exists():
             raise FileNotFoundError(f"{model} does not exist: run `make train` first")
         self.model = model
@@ -81,6 +82,11 @@ class Assistant:
             TF_CPP_MIN_LOG_LEVEL="2",
             SQLALCHEMY_SILENCE_UBER_WARNING="1",
         )
+        # The messaging channels stay off unless a test turns them on.
+        for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_NUMBER", "TWILIO_WEBHOOK_URL",
+                     "TELEGRAM_TOKEN", "TELEGRAM_WEBHOOK_URL", "TELEGRAM_API_URL"):
+            self.env.pop(name, None)
+        self.env.update(extra_env or {})
         self.actions: Optional[Process] = None
         self.rasa: Optional[Process] = None
 

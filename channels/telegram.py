@@ -1,0 +1,106 @@
+"""Telegram: `POST /webhooks/telegram/webhook` (Telegram's Bot API calls it with each update).
+
+A thin channel over aiogram (what Rasa's own connector uses):
+  * buttons become numbered options in the text, and "1" / "2" / the option's words map back
+    (text_options.py), as on SMS; long texts are split at Telegram's 4096 characters;
+  * the Bot API's base URL is configurable (TELEGRAM_API_URL), as a self-hosted Bot API server
+    allows; the tests point it at a fake server on loopback;
+  * credentials only from the environment (TELEGRAM_TOKEN, TELEGRAM_WEBHOOK_URL); without them the
+    channel is off and says so in the log. With them, the webhook is registered when Rasa starts.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from aiogram import Bot
+from aiogram.bot.api import TelegramAPIServer
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from .text_options import OfferedOptions, render
+
+logger = logging.getLogger(__name__)
+TELEGRAM_LIMIT = 4096
+DEFAULT_API_URL = "https://api.telegram.org"
+
+
+class TelegramChannel(InputChannel):
+    @classmethod
+    def name(cls) -> Text:
+        return "telegram"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "TelegramChannel":
+        missing = [name for name in ("TELEGRAM_TOKEN", "TELEGRAM_WEBHOOK_URL") if not os.environ.get(name)]
+        if missing:
+            logger.warning(f"Telegram channel is off: {', '.join(missing)} not set in the environment.")
+            return cls(None, None, None)
+        logger.info("Telegram channel is on.")
+        return cls(os.environ["TELEGRAM_TOKEN"], os.environ["TELEGRAM_WEBHOOK_URL"],
+                   os.environ.get("TELEGRAM_API_URL") or DEFAULT_API_URL)
+
+    def __init__(self, token: Optional[str], webhook_url: Optional[str], api_url: Optional[str]) -> None:
+        self.token = token
+        self.webhook_url = webhook_url
+        self.api_url = api_url
+        self.offers = OfferedOptions()
+
+    def _bot(self) -> Bot:
+        return Bot(self.token, server=TelegramAPIServer.from_base(self.api_url), validate_token=False)
+
+    async def _send(self, chat_id: int, parts) -> None:
+        bot = self._bot()
+        try:
+            for part in parts:
+                await bot.send_message(chat_id, part)
+        finally:
+            await bot.close()
+
+    async def register_webhook(self) -> None:
+        bot = self._bot()
+        try:
+            await bot.set_webhook(self.webhook_url)
+            logger.info("Telegram webhook registered.")
+        except Exception as error:  # the channel still answers once Telegram reaches the webhook
+            logger.warning(f"Telegram webhook could not be registered: {type(error).__name__}")
+        finally:
+            await bot.close()
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint("telegram_webhook", __name__)
+
+        if self.token:
+            @webhook.listener("after_server_start")
+            async def register(*_: Any) -> None:
+                asyncio.get_running_loop().create_task(self.register_webhook())
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok" if self.token else "off"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if not self.token:
+                return response.text("Telegram channel is off", status=503)
+            update = request.json or {}
+            message = update.get("message") or update.get("edited_message") or {}
+            text = message.get("text")
+            chat_id = (message.get("chat") or {}).get("id")
+            if chat_id is None or text is None:
+                return response.text("ignored")  # stickers, photos, joins...: nothing to answer
+            sender = str(chat_id)
+            collector = CollectingOutputChannel()
+            await on_new_message(UserMessage(self.offers.resolve(sender, text), collector, sender,
+                                             input_channel=self.name()))
+            parts, offered = render(collector.messages, TELEGRAM_LIMIT)
+            if offered:
+                self.offers.remember(sender, offered)
+            await self._send(chat_id, parts)
+            return response.text("ok")
+
+        return webhook

@@ -1,0 +1,93 @@
+"""Twilio (SMS and WhatsApp): `POST /webhooks/twilio/webhook`.
+
+Compared with Rasa's own connector:
+  * every request must carry a valid X-Twilio-Signature (twilio's RequestValidator, with the auth
+    token): a forged or unsigned request gets 403 and starts no conversation;
+  * the replies go back in the webhook's TwiML response (no call to Twilio's REST API, so no retries
+    or lost replies when that API is slow), with buttons as numbered options and long texts split
+    within the platform's limit;
+  * the credentials come only from the environment (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN,
+    TWILIO_NUMBER); without them the channel is off and says so in the log.
+TWILIO_WEBHOOK_URL is the public URL Twilio calls, when a proxy sits in front (the signature covers
+the URL Twilio used); without it the request's own URL is used.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from .text_options import OfferedOptions, render
+
+logger = logging.getLogger(__name__)
+SMS_LIMIT = 1600        # Twilio's limit for one (concatenated) SMS body
+WHATSAPP_LIMIT = 4096   # WhatsApp's limit for one message
+ENV = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_NUMBER")
+
+
+class TwilioChannel(InputChannel):
+    @classmethod
+    def name(cls) -> Text:
+        return "twilio"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "TwilioChannel":
+        # credentials.yml names the channel only; secrets come from the environment.
+        missing = [name for name in ENV if not os.environ.get(name)]
+        if missing:
+            logger.warning(f"Twilio channel is off: {', '.join(missing)} not set in the environment.")
+            return cls(None, None)
+        logger.info("Twilio channel is on (SMS and WhatsApp).")
+        return cls(os.environ["TWILIO_AUTH_TOKEN"], os.environ["TWILIO_NUMBER"],
+                   os.environ.get("TWILIO_WEBHOOK_URL"))
+
+    def __init__(self, auth_token: Optional[str], number: Optional[str], public_url: Optional[str] = None) -> None:
+        self.validator = RequestValidator(auth_token) if auth_token else None
+        self.number = number
+        self.public_url = public_url
+        self.offers = OfferedOptions()
+
+    def _signed(self, request: Request) -> bool:
+        signature = request.headers.get("X-Twilio-Signature", "")
+        url = self.public_url or request.url
+        params = {key: request.form.get(key) for key in request.form}
+        return bool(signature) and self.validator.validate(url, params, signature)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint("twilio_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok" if self.validator else "off"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if self.validator is None:
+                return response.text("Twilio channel is off", status=503)
+            if not self._signed(request):
+                logger.warning("Twilio webhook: request without a valid signature rejected.")
+                return response.text("forbidden", status=403)
+            sender = request.form.get("From")
+            text = request.form.get("Body") or ""
+            if not sender:
+                return response.text("", status=400)
+            collector = CollectingOutputChannel()
+            await on_new_message(UserMessage(self.offers.resolve(sender, text), collector, sender,
+                                             input_channel=self.name()))
+            limit = WHATSAPP_LIMIT if sender.startswith("whatsapp:") else SMS_LIMIT
+            parts, offered = render(collector.messages, limit)
+            if offered:
+                self.offers.remember(sender, offered)
+            twiml = MessagingResponse()
+            for part in parts:
+                twiml.message(part)
+            return response.text(str(twiml), content_type="application/xml")
+
+        return webhook
