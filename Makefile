@@ -39,7 +39,13 @@ help:
 	@echo "make benchmark  compare this assistant with the stock 'rasa init' bot"
 	@echo "make lock       re-resolve requirements/lock.txt from pyproject.toml"
 
-install: $(INSTALLED) $(SPACY_MODEL)
+WEB_BUILD     := build/web/static/knee-chat.js
+
+install: $(INSTALLED) $(SPACY_MODEL) $(WEB_BUILD)
+
+# The web widget and its demo page: socket.io-client from the npm registry, bundled into build/web.
+$(WEB_BUILD): web/package.json web/package-lock.json $(wildcard web/widget/*) $(wildcard web/demo/*) scripts/build_web.sh
+	scripts/build_web.sh
 
 $(INSTALLED): $(LOCK) scripts/install.sh
 	PYTHON=$(PYTHON) scripts/install.sh
@@ -69,7 +75,9 @@ shell: install
 validate: install
 	$(BIN)/python -m scripts.validate_data
 
+# The browser tests drive Debian's chromium, installed here (apt) if the machine has none.
 test: install train
+	scripts/install_browser.sh
 	scripts/test.sh
 
 test-unit: install

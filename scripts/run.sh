@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Start the action server and the Rasa server (REST channel) and keep them in the foreground.
-# Ctrl-C stops both. Ports come from ACTIONS_PORT and RASA_PORT (defaults in the Makefile).
+# Start the action server, the Rasa server (REST, socket.io and the messaging channels) and the demo
+# clinic page with the web widget, and keep them in the foreground. Ctrl-C stops them all.
+# Ports come from ACTIONS_PORT, RASA_PORT and WEB_PORT (defaults in the Makefile).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-: "${RASA_PORT:=5005}" "${ACTIONS_PORT:=5055}" "${TRACKER_DB:=var/trackers.db}"
-export RASA_PORT ACTIONS_PORT TRACKER_DB RASA_TELEMETRY_ENABLED=false
+: "${RASA_PORT:=5005}" "${ACTIONS_PORT:=5055}" "${WEB_PORT:=8080}" "${TRACKER_DB:=var/trackers.db}"
+export RASA_PORT ACTIONS_PORT WEB_PORT TRACKER_DB RASA_TELEMETRY_ENABLED=false
 mkdir -p "$(dirname "$TRACKER_DB")" var/log
 
 pids=()
@@ -20,8 +21,12 @@ trap stop INT TERM EXIT
 
 .venv/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" &
 pids+=($!)
+# --cors: the demo page is served from WEB_PORT, another origin than the Rasa server.
 .venv/bin/rasa run --model models/knee-assistant.tar.gz --endpoints endpoints.yml \
-  --credentials credentials.yml --port "$RASA_PORT" --interface 127.0.0.1 &
+  --credentials credentials.yml --port "$RASA_PORT" --interface 127.0.0.1 \
+  --cors "http://127.0.0.1:$WEB_PORT" "http://localhost:$WEB_PORT" &
+pids+=($!)
+.venv/bin/python -m http.server "$WEB_PORT" --bind 127.0.0.1 --directory build/web >/dev/null 2>&1 &
 pids+=($!)
 
 # The Rasa server opens its port only once the model is loaded.
@@ -34,6 +39,7 @@ curl -sf "http://127.0.0.1:$RASA_PORT/" >/dev/null || { echo "run: the Rasa serv
 cat <<MSG
 
   The knee-pain assistant is running.
+    Web chat (demo clinic page): http://127.0.0.1:$WEB_PORT/?server=http://127.0.0.1:$RASA_PORT
     Chat in this terminal:  make shell        (in a second terminal)
     REST channel:           curl -s -XPOST http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook \\
                               -H 'Content-Type: application/json' \\

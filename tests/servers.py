@@ -108,7 +108,9 @@ class Assistant:
         self.rasa = Process(
             "rasa",
             [RASA, "run", "--model", str(self.model), "--endpoints", "endpoints.yml",
-             "--credentials", "credentials.yml", "--port", str(self.rasa_port), "--interface", "127.0.0.1"],
+             "--credentials", "credentials.yml", "--port", str(self.rasa_port), "--interface", "127.0.0.1",
+             # the widget's test page is served from another port: another origin
+             "--cors", "*"],
             self.env,
             self.workdir,
             cwd=self.project,

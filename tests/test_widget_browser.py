@@ -1,0 +1,186 @@
+"""The web widget in a real browser: Playwright driving Debian's chromium (no browser download),
+against the real action server and Rasa server, with the demo clinic page served from build/web.
+Screenshots (desktop and phone width) go to reports/screenshots/.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.servers import ROOT, Assistant, free_port
+
+pytestmark = pytest.mark.slow
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = ROOT / "reports" / "screenshots"
+WEB = ROOT / "build" / "web"
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory):
+    running = Assistant(tmp_path_factory.mktemp("widget")).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def site():
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(WEB))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=["--no-sandbox", "--disable-dev-shm-usage"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, site, assistant):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(f"{site}/index.html?server={assistant.url}")
+    yield page
+    context.close()
+
+
+def open_widget(page):
+    page.get_by_role("button", name="Chat with Knee Clinic's assistant").click()
+    page.locator(".kc-bot").first.wait_for()
+
+
+def last_bot_text(page):
+    return page.locator(".kc-bot .kc-text").last.inner_text()
+
+
+def ask(page, text):
+    count = page.locator(".kc-bot").count()
+    page.get_by_label("Your message").fill(text)
+    page.keyboard.press("Enter")
+    page.locator(".kc-bot").nth(count).wait_for()
+    page.wait_for_timeout(300)  # the rest of a multi-message reply
+
+
+def test_it_speaks_first_and_answers_a_question(page):
+    open_widget(page)
+    assert "knee-pain assistant" in page.locator(".kc-bot").first.inner_text()
+    ask(page, "How much does stem cell therapy cost?")
+    assert "Source" in page.locator(".kc-log").inner_text()
+
+
+def test_quick_replies_stay_usable_and_show_the_choice(page):
+    open_widget(page)
+    book = page.locator(".kc-reply", has_text="Book a consultation").first
+    book.click()
+    page.locator(".kc-user", has_text="Book a consultation").wait_for()
+    assert book.get_attribute("aria-pressed") == "true"
+    page.wait_for_timeout(500)
+    assert "book" in last_bot_text(page).lower()
+    assert page.locator(".kc-reply", has_text="What can you help with?").first.is_enabled()
+
+
+def test_self_check_to_an_emergency_shows_the_call_banner_and_a_reload_keeps_everything(page):
+    open_widget(page)
+    page.locator(".kc-reply", has_text="Check my symptoms").first.click()
+    for _ in range(3):  # 16 or older, an injury, the knee looks deformed: yes
+        page.locator(".kc-bot .kc-reply", has_text="Yes").last.wait_for()
+        count = page.locator(".kc-bot").count()
+        page.locator(".kc-bot .kc-reply", has_text="Yes").last.click()
+        page.locator(".kc-bot").nth(count).wait_for()
+        page.wait_for_timeout(400)
+    banner = page.get_by_role("alert")
+    banner.wait_for()
+    assert banner.get_by_role("link", name="Call 911 now").get_attribute("href") == "tel:911"
+    messages = page.locator(".kc-message").count()
+    page.reload()
+    page.locator(".kc-message").nth(messages - 1).wait_for()
+    assert page.locator(".kc-message").count() == messages
+    assert page.get_by_role("alert").is_visible()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "desktop-emergency.png"))
+
+
+def test_keyboard_only(page):
+    page.keyboard.press("Tab")
+    launcher = page.get_by_role("button", name="Chat with Knee Clinic's assistant")
+    assert launcher.evaluate("node => node === document.activeElement")
+    page.keyboard.press("Enter")
+    page.locator(".kc-bot").first.wait_for()
+    assert page.get_by_label("Your message").evaluate("node => node === document.activeElement")
+    page.keyboard.type("what is osteoarthritis?")
+    count = page.locator(".kc-bot").count()
+    page.keyboard.press("Enter")
+    page.locator(".kc-bot").nth(count).wait_for()
+    page.keyboard.press("Escape")
+    assert page.locator("#kc-panel").is_hidden()
+    assert launcher.evaluate("node => node === document.activeElement")
+
+
+def test_html_in_a_message_is_shown_inert(page):
+    open_widget(page)
+    ask(page, '<img src=x onerror="window.pwned=1"><b>bold</b>')
+    assert page.locator(".kc-log img, .kc-log b").count() == 0
+    assert '<img src=x onerror="window.pwned=1"><b>bold</b>' in page.locator(".kc-user").last.inner_text()
+    assert page.evaluate("window.pwned === undefined")
+
+
+def test_the_conversation_goes_on_after_a_rasa_server_restart(page, assistant):
+    open_widget(page)
+    ask(page, "what is cartilage?")
+    assistant.rasa.stop()
+    assistant.start_rasa()
+    ask(page, "thanks")
+    assert "welcome" in last_bot_text(page).lower()
+
+
+def test_no_serious_or_critical_accessibility_violation_and_phone_width(browser, site, assistant):
+    context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(f"{site}/index.html?server={assistant.url}")
+    open_widget(page)
+    page.wait_for_timeout(500)
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']})")
+    serious = [(v["id"], v["impact"], len(v["nodes"])) for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    others = [(v["id"], v["impact"]) for v in result["violations"] if v["impact"] not in ("serious", "critical")]
+    print(f"\n[axe-core] serious/critical: {serious}; other: {others}; passes: {len(result['passes'])}")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "phone-360.png"))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    context.close()
+    assert serious == []
+
+
+def test_links_open_safely_and_the_typing_indicator_shows_while_waiting(page):
+    open_widget(page)
+    page.get_by_label("Your message").fill("I'd like to book an appointment")
+    page.keyboard.press("Enter")
+    assert page.locator(".kc-typing").is_visible() or page.locator(".kc-bot").count() > 1
+    link = page.locator(".kc-bot a[href='https://clinic.example/book']").last
+    link.wait_for()
+    assert link.get_attribute("rel") == "noopener noreferrer" and link.get_attribute("target") == "_blank"
+    assert page.locator(".kc-typing").is_hidden()
+
+
+def test_start_over_forgets_the_conversation_in_the_browser(page):
+    open_widget(page)
+    ask(page, "what is osteoarthritis?")
+    old_session = page.evaluate("sessionStorage.getItem('knee-chat:session')")
+    page.get_by_role("button", name="Start over").click()
+    page.locator(".kc-bot").first.wait_for()  # greeted again, in a new session
+    assert page.locator(".kc-user").count() == 0
+    assert page.evaluate("sessionStorage.getItem('knee-chat:session')") != old_session

@@ -1,0 +1,254 @@
+/*
+ * The clinic's chat widget: one <script> tag, no framework, no CDN.
+ *
+ *   <script src="/static/knee-chat.js" data-server="https://assistant.clinic.example"
+ *           data-clinic-name="Knee Clinic" data-clinic-phone="+1 555 010 0100"
+ *           data-emergency-number="911" data-color="#0b5cad" data-lang="en" defer></script>
+ *
+ * It loads socket.io-client from the same folder (bundled by `make install` from the npm registry)
+ * and talks to Rasa's socketio channel with session persistence.
+ * Why it is built the way it is (rasa-webchat's users' complaints, issue #4):
+ *   - history is kept in sessionStorage (this tab only, gone when it closes: a shared computer does
+ *     not keep it), so a reload shows the conversation and goes on with the same session;
+ *   - quick replies stay usable and show which one was chosen;
+ *   - a typing indicator while the assistant answers;
+ *   - new messages are announced to screen readers (role="log", aria-live);
+ *   - every bot text is put in the page as text, never as HTML; links are made only from http(s)
+ *     and tel: addresses, and open safely (rel="noopener noreferrer");
+ *   - an emergency reply raises a banner with a tap-to-call link, which stays until "start over";
+ *   - socket.io reconnects by itself, and the widget asks for the same session again.
+ */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  var data = (script && script.dataset) || {};
+  var query = new URLSearchParams(window.location.search);
+  var config = {
+    server: data.server || query.get("server") || window.location.protocol + "//" + window.location.hostname + ":5005",
+    clinicName: data.clinicName || "the clinic",
+    clinicPhone: data.clinicPhone || "",
+    emergencyNumber: data.emergencyNumber || "911",
+    color: data.color || "#0b5cad",
+    lang: data.lang || document.documentElement.lang || "en",
+  };
+  var base = script ? script.src.replace(/[^/]*$/, "") : "";
+  var KEY = "knee-chat:";
+  var store = window.sessionStorage;
+
+  function load(name, fallback) {
+    try { var value = JSON.parse(store.getItem(KEY + name)); return value === null ? fallback : value; }
+    catch (e) { return fallback; }
+  }
+  function save(name, value) { try { store.setItem(KEY + name, JSON.stringify(value)); } catch (e) { /* full or off */ } }
+
+  var state = { session: load("session", null), history: load("history", []), emergency: load("emergency", false),
+                open: load("open", false) };
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (name) { node.setAttribute(name, attrs[name]); });
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  // --- the page parts ---------------------------------------------------------------------
+  var root = el("div", { "class": "kc-root", lang: config.lang });
+  root.style.setProperty("--kc-color", config.color);
+  var launcher = el("button", { type: "button", "class": "kc-launcher", "aria-expanded": "false",
+                                "aria-controls": "kc-panel", "aria-label": "Chat with " + config.clinicName + "'s assistant" }, "Chat");
+  var panel = el("div", { id: "kc-panel", "class": "kc-panel", role: "dialog", "aria-modal": "false",
+                              "aria-labelledby": "kc-title", hidden: "" });
+  var header = el("div", { "class": "kc-header" });
+  header.appendChild(el("h2", { id: "kc-title", "class": "kc-title" }, config.clinicName + " knee assistant"));
+  var restart = el("button", { type: "button", "class": "kc-restart" }, "Start over");
+  var close = el("button", { type: "button", "class": "kc-close", "aria-label": "Close chat" }, "×");
+  header.appendChild(restart);
+  header.appendChild(close);
+  var banner = el("div", { "class": "kc-emergency", role: "alert", hidden: "" });
+  var log = el("div", { "class": "kc-log", role: "log", "aria-live": "polite", "aria-label": "Conversation", tabindex: "0" });
+  var typing = el("div", { "class": "kc-typing", hidden: "", "aria-hidden": "true" });
+  typing.appendChild(el("span", { "class": "kc-dot" }));
+  typing.appendChild(el("span", { "class": "kc-dot" }));
+  typing.appendChild(el("span", { "class": "kc-dot" }));
+  var status = el("p", { "class": "kc-visually-hidden", role: "status" });
+  var form = el("form", { "class": "kc-form" });
+  var label = el("label", { "for": "kc-input", "class": "kc-visually-hidden" }, "Your message");
+  var input = el("input", { id: "kc-input", "class": "kc-input", type: "text", autocomplete: "off",
+                            maxlength: "2000", placeholder: "Type your question" });
+  var send = el("button", { type: "submit", "class": "kc-send" }, "Send");
+  form.appendChild(label); form.appendChild(input); form.appendChild(send);
+  var footer = el("p", { "class": "kc-footer" }, "General information from the clinic's articles, not a diagnosis or medical advice.");
+  [header, banner, log, typing, status, form, footer].forEach(function (part) { panel.appendChild(part); });
+  root.appendChild(panel);
+  root.appendChild(launcher);
+
+  // --- messages ---------------------------------------------------------------------------
+  var LINK = /(https?:\/\/[^\s<>"']+|tel:\+?[0-9 ()-]{3,})/g;
+
+  function textWithLinks(text) {
+    var fragment = document.createDocumentFragment();
+    var last = 0;
+    text.replace(LINK, function (match, _url, offset) {
+      fragment.appendChild(document.createTextNode(text.slice(last, offset)));
+      var href = match.replace(/[.,;:!?)]+$/, "");
+      var link = el("a", { href: href, target: "_blank", rel: "noopener noreferrer" }, href);
+      fragment.appendChild(link);
+      last = offset + href.length;
+      return match;
+    });
+    fragment.appendChild(document.createTextNode(text.slice(last)));
+    return fragment;
+  }
+
+  function isEmergency(text) {
+    return text.indexOf(config.emergencyNumber) !== -1 && /emergency/i.test(text);
+  }
+
+  function showEmergency() {
+    banner.textContent = "";
+    banner.appendChild(document.createTextNode("This could be an emergency. "));
+    banner.appendChild(el("a", { href: "tel:" + config.emergencyNumber, "class": "kc-call" }, "Call " + config.emergencyNumber + " now"));
+    banner.hidden = false;
+  }
+
+  function render(entry, index) {
+    var item = el("div", { "class": "kc-message kc-" + entry.from });
+    var who = el("span", { "class": "kc-visually-hidden" }, entry.from === "bot" ? "Assistant: " : "You: ");
+    item.appendChild(who);
+    var body = el("p", { "class": "kc-text" });
+    body.appendChild(textWithLinks(entry.text || ""));
+    item.appendChild(body);
+    if (entry.buttons && entry.buttons.length) {
+      var group = el("div", { "class": "kc-replies", role: "group", "aria-label": "Suggested replies" });
+      entry.buttons.forEach(function (button, position) {
+        var choice = el("button", { type: "button", "class": "kc-reply",
+                                    "aria-pressed": entry.chosen === position ? "true" : "false" }, button.title);
+        choice.addEventListener("click", function () {
+          state.history[index].chosen = position;
+          save("history", state.history);
+          group.querySelectorAll(".kc-reply").forEach(function (other) { other.setAttribute("aria-pressed", "false"); });
+          choice.setAttribute("aria-pressed", "true");
+          say(button.payload, button.title);
+        });
+        group.appendChild(choice);
+      });
+      item.appendChild(group);
+    }
+    log.appendChild(item);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function add(entry) {
+    state.history.push(entry);
+    save("history", state.history);
+    render(entry, state.history.length - 1);
+  }
+
+  function setTyping(on) {
+    typing.hidden = !on;
+    status.textContent = on ? "The assistant is typing" : "";
+  }
+
+  // --- the connection -----------------------------------------------------------------------
+  var socket = null;
+  var typingTimer = null;
+  // Messages wait here until the server has confirmed our session (after a reconnect too): the
+  // replies go to the session's room, which the connection joins only then. Nothing typed is lost.
+  var confirmed = false;
+  var pending = [];
+
+  function emit(payload) {
+    if (confirmed) socket.emit("user_uttered", { message: payload, session_id: state.session });
+    else pending.push(payload);
+  }
+
+  function say(payload, shown) {
+    add({ from: "user", text: shown });
+    setTyping(true);
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(function () { setTyping(false); }, 15000);
+    emit(payload);
+  }
+
+  function connect() {
+    // Long-polling only: Sanic 21.12 (Rasa 3.6's) cannot serve WebSockets on Python 3.11
+    // ("Passing coroutines is forbidden" in its frame assembler), and a failed upgrade costs a
+    // reconnect. Polling works everywhere, through any proxy.
+    socket = window.io(config.server, { transports: ["polling"], upgrade: false, reconnection: true });
+    socket.on("connect", function () { socket.emit("session_request", { session_id: state.session }); });
+    socket.on("disconnect", function () { confirmed = false; });
+    socket.on("session_confirm", function (sessionId) {
+      var fresh = state.session !== sessionId && state.history.length === 0;
+      state.session = sessionId;
+      save("session", sessionId);
+      confirmed = true;
+      if (fresh) {  // it speaks first: greeting, what it can do, that it is not a doctor
+        setTyping(true);
+        emit("/greet");
+      }
+      pending.splice(0).forEach(emit);
+    });
+    socket.on("bot_uttered", function (message) {
+      clearTimeout(typingTimer);
+      setTyping(false);
+      var text = message.text || "";
+      var buttons = (message.quick_replies || message.buttons || []).map(function (b) {
+        return { title: String(b.title), payload: String(b.payload) };
+      });
+      add({ from: "bot", text: text, buttons: buttons });
+      if (isEmergency(text)) {
+        state.emergency = true;
+        save("emergency", true);
+        showEmergency();
+      }
+    });
+  }
+
+  function setOpen(open) {
+    state.open = open;
+    save("open", open);
+    panel.hidden = !open;
+    launcher.setAttribute("aria-expanded", open ? "true" : "false");
+    if (open) input.focus(); else launcher.focus();
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    say(text, text);
+  });
+  launcher.addEventListener("click", function () { setOpen(panel.hidden); });
+  close.addEventListener("click", function () { setOpen(false); });
+  panel.addEventListener("keydown", function (event) { if (event.key === "Escape") setOpen(false); });
+  restart.addEventListener("click", function () {
+    // A shared computer: forget this conversation in the browser and start a new session.
+    state.history = []; state.emergency = false; state.session = null;
+    ["history", "emergency", "session"].forEach(function (name) { store.removeItem(KEY + name); });
+    log.textContent = ""; banner.hidden = true;
+    confirmed = false;
+    socket.emit("session_request", { session_id: null });
+    input.focus();
+  });
+
+  function start() {
+    document.body.appendChild(root);
+    state.history.forEach(render);
+    if (state.emergency) showEmergency();
+    if (state.open) { panel.hidden = false; launcher.setAttribute("aria-expanded", "true"); }
+    connect();
+  }
+
+  function withSocketIo(then) {
+    if (window.io) return then();
+    var loader = el("script", { src: base + "socket.io.min.js" });
+    loader.onload = then;
+    document.head.appendChild(loader);
+  }
+
+  var style = el("link", { rel: "stylesheet", href: base + "knee-chat.css" });
+  document.head.appendChild(style);
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", function () { withSocketIo(start); });
+  else withSocketIo(start);
+})();
