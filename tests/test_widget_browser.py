@@ -184,3 +184,12 @@ def test_start_over_forgets_the_conversation_in_the_browser(page):
     page.locator(".kc-bot").first.wait_for()  # greeted again, in a new session
     assert page.locator(".kc-user").count() == 0
     assert page.evaluate("sessionStorage.getItem('knee-chat:session')") != old_session
+
+
+def test_an_emergency_typed_in_the_widget_comes_first_with_the_banner(page):
+    open_widget(page)
+    before = page.locator(".kc-bot").count()
+    ask(page, "hi, how much is it? also my dad fell and his knee is bent the wrong way")
+    first_reply = page.locator(".kc-bot .kc-text").nth(before).inner_text()
+    assert "911" in first_reply and "emergency" in first_reply.lower()
+    assert page.get_by_role("alert").is_visible()

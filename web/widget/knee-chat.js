@@ -208,8 +208,9 @@
     state.open = open;
     save("open", open);
     panel.hidden = !open;
+    root.setAttribute("data-open", open ? "true" : "false");
     launcher.setAttribute("aria-expanded", open ? "true" : "false");
-    if (open) input.focus(); else launcher.focus();
+    if (open) { log.scrollTop = log.scrollHeight; input.focus(); } else launcher.focus();
   }
 
   form.addEventListener("submit", function (event) {
@@ -236,7 +237,12 @@
     document.body.appendChild(root);
     state.history.forEach(render);
     if (state.emergency) showEmergency();
-    if (state.open) { panel.hidden = false; launcher.setAttribute("aria-expanded", "true"); }
+    if (state.open) {
+      panel.hidden = false;
+      root.setAttribute("data-open", "true");
+      launcher.setAttribute("aria-expanded", "true");
+      log.scrollTop = log.scrollHeight;  // the latest messages, not the first, after a reload
+    }
     connect();
   }
 
