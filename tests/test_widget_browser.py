@@ -147,7 +147,7 @@ def test_the_conversation_goes_on_after_a_rasa_server_restart(page, assistant):
     assert "welcome" in last_bot_text(page).lower()
 
 
-def test_no_serious_or_critical_accessibility_violation_and_phone_width(browser, site, assistant):
+def test_no_serious_or_critical_accessibility_violation_and_phone_width(browser, site, assistant, capsys):
     context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
     page = context.new_page()
     page.goto(f"{site}/index.html?server={assistant.url}")
@@ -157,7 +157,8 @@ def test_no_serious_or_critical_accessibility_violation_and_phone_width(browser,
     result = page.evaluate("async () => await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']})")
     serious = [(v["id"], v["impact"], len(v["nodes"])) for v in result["violations"] if v["impact"] in ("serious", "critical")]
     others = [(v["id"], v["impact"]) for v in result["violations"] if v["impact"] not in ("serious", "critical")]
-    print(f"\n[axe-core] serious/critical: {serious}; other: {others}; passes: {len(result['passes'])}")
+    with capsys.disabled():
+        print(f"\n[axe-core] serious/critical: {serious}; other: {others}; rules passed: {len(result['passes'])}")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "phone-360.png"))
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
