@@ -22,7 +22,6 @@ How a mention's context becomes a status (the safety argument is in context.yml'
 """
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,12 +225,6 @@ class FindingExtractor:
         # ("swollen calf" is both swelling and calf_swelling).
         spans = [span for spans in by_code.values() for span in filter_spans(spans)]
         return sorted(spans, key=lambda span: (span.start, span.end, span.label_))
-
-
-@functools.lru_cache(maxsize=4)
-def extractor_for(model_path: str) -> FindingExtractor:
-    """One extractor per spaCy model path and process (building the matchers takes a moment)."""
-    return FindingExtractor.from_model(Path(model_path))
 
 
 def pattern_digest(files: Sequence[Path] = (FINDINGS_FILE, CONTEXT_FILE)) -> str:
