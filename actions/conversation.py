@@ -10,7 +10,7 @@ from typing import Dict, List, Optional, Tuple
 
 from rasa_sdk import Tracker
 
-from .self_check import FINDINGS_KEY, Said, earlier_and_latest, merge, question_slots, said_in_order
+from .self_check import FINDINGS_KEY, Said, merge, question_slots, said_in_order
 from .triage import Findings
 
 
@@ -42,7 +42,3 @@ def said(tracker: Tracker) -> Tuple[Said, ...]:
 
 def everything_known(tracker: Tracker) -> Findings:
     return merge(said(tracker))
-
-
-def before_and_in_latest_turn(tracker: Tracker) -> Tuple[Findings, Findings]:
-    return earlier_and_latest(said(tracker))

@@ -3,7 +3,7 @@ given in the patient's own words. The logic is actions/self_check.py; these are 
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Sequence, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -11,10 +11,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from .answers import send_topic_answer
 from .articles import load_library
-from .conversation import answers, before_and_in_latest_turn, everything_known, finding_records
+from .conversation import answers, finding_records, said
 from .self_check import (
-    RESULT_SLOT, answers_already_given, conversation_findings, ended_early, findings_of_answers, next_question,
-    question_slots,
+    RESULT_SLOT, Said, answers_already_given, conversation_findings, earlier_and_latest, ended_early,
+    findings_of_answers, merge, next_question, question_slots,
 )
 from .triage import Level, escalation
 
@@ -53,12 +53,13 @@ class ValidateSelfCheckForm(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         given = answers(tracker)
-        known = everything_known(tracker)
+        told = said(tracker)  # read once: both the answers and the urgent advice use it
+        known = merge(told)
         new = answers_already_given(known, given)
         given.update(new)
         findings = known.merged(findings_of_answers(new))
         events: List[Dict[Text, Any]] = [SlotSet(slot, value) for slot, value in new.items()]
-        events += self._urgent_advice_first(dispatcher, tracker)
+        events += self._urgent_advice_first(dispatcher, told)
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         topic = load_library().topic_for_intent(intent)
         if new and topic is not None and intent not in ANSWER_INTENTS:
@@ -67,8 +68,8 @@ class ValidateSelfCheckForm(Action):
         return events + [SlotSet(REQUESTED_SLOT, question.slot if question else None)]
 
     @staticmethod
-    def _urgent_advice_first(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
-        earlier, latest = before_and_in_latest_turn(tracker)
+    def _urgent_advice_first(dispatcher: CollectingDispatcher, told: Sequence[Said]) -> List[Dict[Text, Any]]:
+        earlier, latest = earlier_and_latest(told)
         result = escalation(earlier, latest)
         if result is None or result.level is not Level.URGENT:
             return []

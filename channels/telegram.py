@@ -17,19 +17,20 @@ from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from aiogram import Bot
 from aiogram.bot.api import TelegramAPIServer
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from .text_options import OfferedOptions, render
+from .text_channel import TextChannel
+from .text_options import OfferedOptions
 
 logger = logging.getLogger(__name__)
 TELEGRAM_LIMIT = 4096
 DEFAULT_API_URL = "https://api.telegram.org"
 
 
-class TelegramChannel(InputChannel):
+class TelegramChannel(TextChannel):
     @classmethod
     def name(cls) -> Text:
         return "telegram"
@@ -94,12 +95,7 @@ class TelegramChannel(InputChannel):
             if chat_id is None or text is None:
                 return response.text("ignored")  # stickers, photos, joins...: nothing to answer
             sender = str(chat_id)
-            collector = CollectingOutputChannel()
-            await on_new_message(UserMessage(self.offers.resolve(sender, text), collector, sender,
-                                             input_channel=self.name()))
-            parts, offered = render(collector.messages, TELEGRAM_LIMIT)
-            if offered:
-                self.offers.remember(sender, offered)
+            parts = await self.answer_in_text(on_new_message, sender, text, TELEGRAM_LIMIT)
             await self._send(chat_id, parts)
             return response.text("ok")
 

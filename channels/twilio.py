@@ -17,14 +17,15 @@ import logging
 import os
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from .text_options import OfferedOptions, render
+from .text_channel import TextChannel
+from .text_options import OfferedOptions
 
 logger = logging.getLogger(__name__)
 SMS_LIMIT = 1600        # Twilio's limit for one (concatenated) SMS body
@@ -32,7 +33,7 @@ WHATSAPP_LIMIT = 4096   # WhatsApp's limit for one message
 ENV = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_NUMBER")
 
 
-class TwilioChannel(InputChannel):
+class TwilioChannel(TextChannel):
     @classmethod
     def name(cls) -> Text:
         return "twilio"
@@ -78,13 +79,8 @@ class TwilioChannel(InputChannel):
             text = request.form.get("Body") or ""
             if not sender:
                 return response.text("", status=400)
-            collector = CollectingOutputChannel()
-            await on_new_message(UserMessage(self.offers.resolve(sender, text), collector, sender,
-                                             input_channel=self.name()))
             limit = WHATSAPP_LIMIT if sender.startswith("whatsapp:") else SMS_LIMIT
-            parts, offered = render(collector.messages, limit)
-            if offered:
-                self.offers.remember(sender, offered)
+            parts = await self.answer_in_text(on_new_message, sender, text, limit)
             twiml = MessagingResponse()
             for part in parts:
                 twiml.message(part)
