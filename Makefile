@@ -13,6 +13,7 @@ export RASA_PORT    ?= 5005
 export ACTIONS_PORT ?= 5055
 export WEB_PORT     ?= 8080
 export TRACKER_DB   ?= var/trackers.db
+export ACTIONS_URL  ?= http://127.0.0.1:$(ACTIONS_PORT)/webhook
 # No outbound traffic at run time: Rasa's telemetry is off, TensorFlow is quiet.
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL   ?= 2
@@ -75,9 +76,11 @@ shell: install
 validate: install
 	$(BIN)/python -m scripts.validate_data
 
-# The browser tests drive Debian's chromium, installed here (apt) if the machine has none.
+# The browser tests drive Debian's chromium; the cluster, store and fault tests start PostgreSQL,
+# Redis and nginx on loopback. Each is installed here (apt) if the machine has none.
 test: install train
 	scripts/install_browser.sh
+	scripts/install_services.sh
 	scripts/test.sh
 
 test-unit: install

@@ -6,6 +6,7 @@ from typing import Any, Awaitable, Callable, List
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 
+from .guard import patient_guard
 from .text_options import OfferedOptions, render
 
 
@@ -15,7 +16,7 @@ class TextChannel(InputChannel):
     async def answer_in_text(self, on_new_message: Callable[[UserMessage], Awaitable[Any]],
                              sender: str, text: str, limit: int) -> List[str]:
         collector = CollectingOutputChannel()
-        await on_new_message(UserMessage(self.offers.resolve(sender, text), collector, sender,
+        await patient_guard().wrap(on_new_message)(UserMessage(self.offers.resolve(sender, text), collector, sender,
                                          input_channel=self.name()))
         parts, offered = render(collector.messages, limit)
         if offered:

@@ -6,7 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 : "${RASA_PORT:=5005}" "${ACTIONS_PORT:=5055}" "${WEB_PORT:=8080}" "${TRACKER_DB:=var/trackers.db}"
-export RASA_PORT ACTIONS_PORT WEB_PORT TRACKER_DB RASA_TELEMETRY_ENABLED=false
+: "${ACTIONS_URL:=http://127.0.0.1:$ACTIONS_PORT/webhook}"
+# The demo page is served from WEB_PORT, another origin than the Rasa server.
+: "${CORS_ORIGINS:=http://127.0.0.1:$WEB_PORT http://localhost:$WEB_PORT}"
+export RASA_PORT ACTIONS_PORT ACTIONS_URL WEB_PORT TRACKER_DB CORS_ORIGINS RASA_TELEMETRY_ENABLED=false
 mkdir -p "$(dirname "$TRACKER_DB")" var/log
 
 pids=()
@@ -19,12 +22,15 @@ stop() {
 }
 trap stop INT TERM EXIT
 
+# Minimum retention: conversations quiet for more than RETENTION_DAYS (default 30) are deleted at
+# every start (a deployment runs it daily: deploy/).
+.venv/bin/python -m privacy.retention
+
 .venv/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" &
 pids+=($!)
-# --cors: the demo page is served from WEB_PORT, another origin than the Rasa server.
-.venv/bin/rasa run --model models/knee-assistant.tar.gz --endpoints endpoints.yml \
-  --credentials credentials.yml --port "$RASA_PORT" --interface 127.0.0.1 \
-  --cors "http://127.0.0.1:$WEB_PORT" "http://localhost:$WEB_PORT" &
+# Stores, CORS and the HTTP API come from the environment (scripts/rasa_server.py, endpoints.yml):
+# by default SQLite, one instance, API off.
+.venv/bin/python -m scripts.rasa_server &
 pids+=($!)
 .venv/bin/python -m http.server "$WEB_PORT" --bind 127.0.0.1 --directory build/web >/dev/null 2>&1 &
 pids+=($!)

@@ -77,14 +77,17 @@ class Assistant:
             os.environ,
             RASA_PORT=str(self.rasa_port),
             ACTIONS_PORT=str(self.actions_port),
+            ACTIONS_URL=f"http://127.0.0.1:{self.actions_port}/webhook",
+            MODEL=str(model),
             TRACKER_DB=str(self.tracker_db),
             RASA_TELEMETRY_ENABLED="false",
             TF_CPP_MIN_LOG_LEVEL="2",
             SQLALCHEMY_SILENCE_UBER_WARNING="1",
         )
-        # The messaging channels stay off unless a test turns them on.
+        # The messaging channels, the HTTP API, PostgreSQL and Redis stay off unless a test turns them on.
         for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_NUMBER", "TWILIO_WEBHOOK_URL",
-                     "TELEGRAM_TOKEN", "TELEGRAM_WEBHOOK_URL", "TELEGRAM_API_URL"):
+                     "TELEGRAM_TOKEN", "TELEGRAM_WEBHOOK_URL", "TELEGRAM_API_URL", "RASA_API_TOKEN",
+                     "RASA_JWT_SECRET", "CORS_ORIGINS", "DATABASE_URL", "REDIS_URL", "SOCKETIO_JWT_KEY"):
             self.env.pop(name, None)
         self.env.update(extra_env or {})
         self.actions: Optional[Process] = None
@@ -105,17 +108,19 @@ class Assistant:
         wait_for(f"http://127.0.0.1:{self.actions_port}/health", self.actions)
 
     def start_rasa(self) -> None:
-        self.rasa = Process(
-            "rasa",
-            [RASA, "run", "--model", str(self.model), "--endpoints", "endpoints.yml",
-             "--credentials", "credentials.yml", "--port", str(self.rasa_port), "--interface", "127.0.0.1",
-             # the widget's test page is served from another port: another origin
-             "--cors", "*"],
-            self.env,
-            self.workdir,
-            cwd=self.project,
-        )
+        self.launch_rasa()
+        self.wait_for_rasa()
+
+    def wait_for_rasa(self) -> None:
         wait_for(self.url + "/", self.rasa)
+
+    def launch_rasa(self) -> None:
+        if self.project == ROOT:  # as `make run` and the deployment start it: scripts/rasa_server.py
+            args = [sys.executable, "-m", "scripts.rasa_server"]
+        else:  # another bot (the benchmark's stock bot), started as stock Rasa starts
+            args = [RASA, "run", "--model", str(self.model), "--endpoints", "endpoints.yml",
+                    "--credentials", "credentials.yml", "--port", str(self.rasa_port), "--interface", "127.0.0.1"]
+        self.rasa = Process("rasa", args, self.env, self.workdir, cwd=self.project)
 
     def start(self) -> "Assistant":
         self.start_actions()

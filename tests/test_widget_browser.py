@@ -22,8 +22,9 @@ WEB = ROOT / "build" / "web"
 
 
 @pytest.fixture(scope="module")
-def assistant(tmp_path_factory):
-    running = Assistant(tmp_path_factory.mktemp("widget")).start()
+def assistant(tmp_path_factory, site):
+    # The page is another origin than the Rasa server: CORS allows exactly that origin, as in production.
+    running = Assistant(tmp_path_factory.mktemp("widget"), extra_env={"CORS_ORIGINS": site}).start()
     yield running
     running.stop()
 

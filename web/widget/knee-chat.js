@@ -156,6 +156,13 @@
   // replies go to the session's room, which the connection joins only then. Nothing typed is lost.
   var confirmed = false;
   var pending = [];
+  var greeted = false;
+
+  function newSessionId() {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
 
   function emit(payload) {
     if (confirmed) socket.emit("user_uttered", { message: payload, session_id: state.session });
@@ -174,15 +181,23 @@
     // Long-polling only: Sanic 21.12 (Rasa 3.6's) cannot serve WebSockets on Python 3.11
     // ("Passing coroutines is forbidden" in its frame assembler), and a failed upgrade costs a
     // reconnect. Polling works everywhere, through any proxy.
-    socket = window.io(config.server, { transports: ["polling"], upgrade: false, reconnection: true });
+    // The session id is made here, before connecting, and sent as `knee_session` with every request:
+    // behind a load balancer, nginx sends all of one session's requests to the same Rasa instance.
+    if (!state.session) {
+      state.session = newSessionId();
+      save("session", state.session);
+    }
+    socket = window.io(config.server, { transports: ["polling"], upgrade: false, reconnection: true,
+                                        query: { knee_session: state.session } });
     socket.on("connect", function () { socket.emit("session_request", { session_id: state.session }); });
     socket.on("disconnect", function () { confirmed = false; });
     socket.on("session_confirm", function (sessionId) {
-      var fresh = state.session !== sessionId && state.history.length === 0;
+      var fresh = state.history.length === 0 && !greeted;
       state.session = sessionId;
       save("session", sessionId);
       confirmed = true;
       if (fresh) {  // it speaks first: greeting, what it can do, that it is not a doctor
+        greeted = true;
         setTyping(true);
         emit("/greet");
       }
@@ -229,7 +244,10 @@
     ["history", "emergency", "session"].forEach(function (name) { store.removeItem(KEY + name); });
     log.textContent = ""; banner.hidden = true;
     confirmed = false;
-    socket.emit("session_request", { session_id: null });
+    greeted = false;
+    socket.off();
+    socket.disconnect();
+    connect();  // a new session id, so a new connection (the id is in every request's query)
     input.focus();
   });
 

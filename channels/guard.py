@@ -1,0 +1,146 @@
+"""What happens to every patient message on every channel, around the dialogue (Rasa's own
+processing): the channels (REST, socket.io, Twilio, Telegram) hand their message handler to
+`PatientGuard.wrap`.
+
+Before the dialogue, a message is answered politely, and not processed, when it is
+  * empty (nothing to read),
+  * longer than MAX_MESSAGE_CHARS (a pasted document; reading 100 kB costs seconds of CPU),
+  * over the per-patient RATE_LIMIT (a script, a stuck key): counted in Redis when REDIS_URL is set,
+    so that all instances share the count.
+After it, the patient is never left in silence: if the dialogue sent nothing (a custom action failed,
+e.g. the action server is down), raised, or sent nothing within TURN_DEADLINE_SECONDS, the patient
+gets utter_unavailable. A late turn goes on in the background and is stored as usual.
+
+The replies are domain responses (domain/service.yml), filled in with the clinic's slots.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Dict, Optional, Set, Text
+
+import rasa.core.actions.action
+from rasa.core.channels.channel import OutputChannel, UserMessage
+from rasa.shared.core.domain import Domain
+
+from .rate_limit import RateLimiter
+
+logger = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parent.parent
+Handler = Callable[[UserMessage], Awaitable[Any]]
+
+MAX_MESSAGE_CHARS = int(os.environ.get("MAX_MESSAGE_CHARS", "4000"))
+RATE_LIMIT = os.environ.get("RATE_LIMIT", "30/60;10/5")  # messages/seconds; see rate_limit.py
+TURN_DEADLINE_SECONDS = float(os.environ.get("TURN_DEADLINE_SECONDS", "8"))
+# Rasa 3.6 waits 5 minutes for a custom action and has no setting for it; the constant is read when
+# an action runs. A patient should hear back within seconds, so a slow action server is given up on
+# after ACTION_TIMEOUT_SECONDS and the guard's reply goes out instead.
+ACTION_TIMEOUT_SECONDS = float(os.environ.get("ACTION_TIMEOUT_SECONDS", "4"))
+rasa.core.actions.action.DEFAULT_REQUEST_TIMEOUT = ACTION_TIMEOUT_SECONDS
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+class ServiceReplies:
+    """The guard's replies, from the domain, with {slot} placeholders filled from the slots' initial
+    values (the clinic's name and phone live in domain/clinic.yml)."""
+
+    def __init__(self, domain: Domain, **extra: Any) -> None:
+        values: Dict[str, str] = {slot.name: str(slot.initial_value) for slot in domain.slots
+                                  if slot.initial_value is not None}
+        values.update({name: str(value) for name, value in extra.items()})
+        self._texts = {name: _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)),
+                                              domain.responses[name][0]["text"])
+                       for name in ("utter_empty_message", "utter_message_too_long", "utter_slow_down",
+                                    "utter_unavailable")}
+
+    def __getitem__(self, name: str) -> str:
+        return self._texts[name]
+
+
+class _WatchedOutput(OutputChannel):
+    """The channel's own output, counting what the dialogue sends."""
+
+    def __init__(self, inner: OutputChannel) -> None:
+        self.inner = inner
+        self.sent = 0
+
+    def name(self) -> Text:
+        return self.inner.name()
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        self.sent += 1
+        await self.inner.send_response(recipient_id, message)
+
+
+class PatientGuard:
+    def __init__(self, replies: Optional[ServiceReplies] = None, rate_limit: str = RATE_LIMIT,
+                 redis_url: Optional[str] = None, max_chars: int = MAX_MESSAGE_CHARS,
+                 deadline: float = TURN_DEADLINE_SECONDS) -> None:
+        self.max_chars = max_chars
+        self.deadline = deadline
+        self.replies = replies or ServiceReplies(Domain.load(str(ROOT / "domain")), max_chars=max_chars)
+        self.limiter = RateLimiter(rate_limit, redis_url if redis_url is not None else os.environ.get("REDIS_URL"))
+        self._late_turns: Set["asyncio.Task[Any]"] = set()
+
+    def allowed(self, sender_id: Text) -> bool:
+        try:
+            return self.limiter.allow(sender_id)
+        except Exception as error:  # the limiter's store is down: let the patient through
+            logger.warning(f"Rate limiter unavailable ({type(error).__name__}); message let through.")
+            return True
+
+    def wrap(self, on_new_message: Handler) -> Handler:
+        async def guarded(message: UserMessage) -> None:
+            output = message.output_channel
+            reply = self._refusal(message)
+            if reply:
+                await output.send_response(message.sender_id, {"text": self.replies[reply]})
+                return
+            watched = _WatchedOutput(output)
+            turn = asyncio.ensure_future(on_new_message(UserMessage(
+                message.text, watched, message.sender_id, message.parse_data, message.input_channel,
+                message.message_id, message.metadata)))
+            try:
+                await asyncio.wait_for(asyncio.shield(turn), self.deadline)
+            except asyncio.TimeoutError:
+                logger.warning(f"A turn on {message.input_channel} passed {self.deadline:.0f} s; "
+                               "the patient was answered, the turn goes on.")
+                self._late_turns.add(turn)
+                turn.add_done_callback(self._late_turn_done)
+            except Exception as error:
+                # The type only: an exception's text can quote the message.
+                logger.error(f"A turn on {message.input_channel} failed: {type(error).__name__}")
+            if watched.sent == 0:
+                await output.send_response(message.sender_id, {"text": self.replies["utter_unavailable"]})
+
+        return guarded
+
+    def _refusal(self, message: UserMessage) -> Optional[str]:
+        text = message.text or ""
+        if not text.strip():
+            return "utter_empty_message"
+        if len(text) > self.max_chars:
+            return "utter_message_too_long"
+        if not self.allowed(message.sender_id):
+            return "utter_slow_down"
+        return None
+
+    def _late_turn_done(self, turn: "asyncio.Task[Any]") -> None:
+        self._late_turns.discard(turn)
+        if not turn.cancelled() and turn.exception() is not None:
+            logger.error(f"A late turn failed: {type(turn.exception()).__name__}")
+
+
+_shared: Optional[PatientGuard] = None
+
+
+def patient_guard() -> PatientGuard:
+    """One guard per server process, shared by its channels (one rate count per patient)."""
+    global _shared
+    if _shared is None:
+        _shared = PatientGuard()
+    return _shared

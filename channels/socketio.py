@@ -1,0 +1,111 @@
+"""The web widget's channel: socket.io at /socket.io, events user_uttered / bot_uttered, with session
+persistence (the widget keeps its session id for the tab, so a reload or a reconnect carries on).
+
+Rasa's SocketIOInput, rewritten around the same SocketIOOutput for three reasons:
+  * every message goes through the patient guard (channels/guard.py);
+  * malformed events (not an object, a message that is not text, metadata that is not an object, a
+    session id that is not a short token) are answered or ignored instead of raising in the server;
+  * the optional JWT check reads its key from the environment (SOCKETIO_JWT_KEY, and
+    SOCKETIO_JWT_METHOD, default HS256), not from credentials.yml; with a key set, a client must
+    connect with `auth: {token: "<JWT signed with the key>"}` or is refused.
+Sticky sessions: engine.io keeps a long-polling session in the process that opened it, so behind a
+load balancer all requests of one socket must reach the same instance. The widget adds
+`knee_session=<session id>` to every request's query and nginx hashes on it (deploy/nginx/).
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import os
+import re
+import uuid
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import UserMessage, decode_bearer_token
+from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from socketio import AsyncServer
+
+from .guard import patient_guard
+
+logger = logging.getLogger(__name__)
+SESSION_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+def session_id_from(data: Any) -> Optional[str]:
+    session = data.get("session_id") if isinstance(data, dict) else None
+    return session if isinstance(session, str) and SESSION_ID.fullmatch(session) else None
+
+
+def metadata_from(data: Dict[str, Any], key: str) -> Dict[str, Any]:
+    metadata = data.get(key) or {}
+    if isinstance(metadata, str):
+        try:
+            metadata = json.loads(metadata)
+        except ValueError:
+            return {}
+    return metadata if isinstance(metadata, dict) else {}
+
+
+class SocketIOChannel(SocketIOInput):
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "SocketIOChannel":
+        credentials = credentials or {}
+        jwt_key = os.environ.get("SOCKETIO_JWT_KEY") or None
+        logger.info(f"socket.io channel: JWT {'required' if jwt_key else 'off'}.")
+        return cls(credentials.get("user_message_evt", "user_uttered"),
+                   credentials.get("bot_message_evt", "bot_uttered"),
+                   credentials.get("namespace"),
+                   credentials.get("session_persistence", False),
+                   credentials.get("socketio_path", "/socket.io"),
+                   jwt_key,
+                   os.environ.get("SOCKETIO_JWT_METHOD", "HS256"),
+                   credentials.get("metadata_key", "metadata"))
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        guarded = patient_guard().wrap(on_new_message)
+        # cors_allowed_origins=[]: engine.io leaves CORS to Sanic, i.e. to `rasa run --cors`.
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
+        webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
+        self.sio = sio
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @sio.on("connect", namespace=self.namespace)
+        async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
+            if not self.jwt_key:
+                return True
+            token = auth.get("token") if isinstance(auth, dict) else None
+            return bool(token and decode_bearer_token(token, self.jwt_key, self.jwt_algorithm))
+
+        @sio.on("session_request", namespace=self.namespace)
+        async def session_request(sid: Text, data: Any = None) -> None:
+            session = session_id_from(data) or uuid.uuid4().hex
+            if self.session_persistence:
+                entered = sio.enter_room(sid, session, namespace=self.namespace)
+                if inspect.isawaitable(entered):  # a coroutine from python-socketio 5.9 on
+                    await entered
+            await sio.emit("session_confirm", session, room=sid, namespace=self.namespace)
+
+        @sio.on(self.user_message_evt, namespace=self.namespace)
+        async def handle_message(sid: Text, data: Any = None) -> None:
+            if not isinstance(data, dict) or not isinstance(data.get("message", ""), str):
+                logger.warning("socket.io: an event that is not a message object was ignored.")
+                return
+            if self.session_persistence:
+                sender = session_id_from(data)
+                if sender is None:
+                    logger.warning("socket.io: a message without a valid session id was ignored.")
+                    return
+            else:
+                sender = sid
+            await guarded(UserMessage(data.get("message") or "", SocketIOOutput(sio, self.bot_message_evt),
+                                      sender, input_channel=self.name(),
+                                      metadata=metadata_from(data, self.metadata_key)))
+
+        return webhook

@@ -1,0 +1,55 @@
+"""Start the Rasa server the way every setting of the deployment asks, from the environment:
+`make run`, the tests, the load test and the container all start it with `python -m scripts.rasa_server`.
+
+  RASA_PORT, RASA_INTERFACE   where it listens (default 5005 on 127.0.0.1)
+  MODEL                       the trained model (default models/knee-assistant.tar.gz)
+  CORS_ORIGINS                space-separated origins allowed to call it from a browser (the clinic's
+                              website); unset, no cross-origin call is allowed. "*" is refused.
+  RASA_API_TOKEN              turns Rasa's HTTP API on, protected by this token; or
+  RASA_JWT_SECRET             turns it on protected by JWTs signed with this secret
+                              (RASA_JWT_METHOD, default HS256). With neither, the API is off: only
+                              the channels' webhooks and the status page answer.
+Stock `rasa run --enable-api` without a token opens every conversation to anyone who can reach the
+port. The token is handed to Rasa inside this process rather than on a command line, where `ps`
+would show it.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def rasa_arguments(env: "os._Environ[str] | dict") -> list:
+    origins = env.get("CORS_ORIGINS", "").split()
+    if "*" in origins:
+        raise SystemExit("CORS_ORIGINS may not be '*': name the clinic's website origins.")
+    args = ["run", "--model", env.get("MODEL", "models/knee-assistant.tar.gz"),
+            "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+            "--port", env.get("RASA_PORT", "5005"), "--interface", env.get("RASA_INTERFACE", "127.0.0.1")]
+    if origins:
+        args += ["--cors", *origins]
+    if env.get("RASA_API_TOKEN"):
+        args += ["--enable-api", "--auth-token", env["RASA_API_TOKEN"]]
+    elif env.get("RASA_JWT_SECRET"):
+        args += ["--enable-api", "--jwt-secret", env["RASA_JWT_SECRET"],
+                 "--jwt-method", env.get("RASA_JWT_METHOD", "HS256")]
+    return args
+
+
+def main() -> None:
+    os.chdir(ROOT)
+    args = rasa_arguments(os.environ)
+    api = "off" if "--enable-api" not in args else ("token" if "--auth-token" in args else "JWT")
+    logging.basicConfig(level=logging.INFO)
+    logging.getLogger(__name__).info(f"HTTP API {api}; CORS origins: {os.environ.get('CORS_ORIGINS') or 'none'}")
+    from rasa.__main__ import main as rasa_main
+
+    sys.argv = ["rasa", *args]
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""The tracker store named in endpoints.yml: Rasa's SQLTrackerStore, on PostgreSQL when DATABASE_URL
+is set and on the SQLite file TRACKER_DB otherwise, with three changes for a clinic:
+
+  * patients' messages are redacted (privacy.redaction) before their events are written, so phone
+    numbers, emails, dates of birth and names never reach the database;
+  * a database restart is ridden out: connections are checked before use (pool_pre_ping) and an
+    operation that fails on a lost connection is retried for DB_RETRY_SECONDS. Without this, Rasa's
+    FailSafeTrackerStore answers a failed read with a new, empty conversation and keeps a failed
+    write in memory only, i.e. the turn is lost from the database;
+  * SQL parameters are never formatted into errors or logs (hide_parameters): they carry the
+    conversation's events.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from typing import Any, Awaitable, Callable, Iterable, Optional, Text, TypeVar
+
+import sqlalchemy as sa
+import sqlalchemy.exc
+from rasa.core.brokers.broker import EventBroker
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+from privacy.redaction import redact_event
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEFAULT_SQLITE_FILE = "var/trackers.db"
+
+
+def database_url() -> str:
+    """DATABASE_URL (PostgreSQL in production), else the SQLite file TRACKER_DB."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if url:
+        # SQLAlchemy 1.4 dropped the "postgres://" alias that hosting platforms still hand out.
+        return "postgresql://" + url[len("postgres://"):] if url.startswith("postgres://") else url
+    return "sqlite:///" + os.environ.get("TRACKER_DB", DEFAULT_SQLITE_FILE)
+
+
+def retry_seconds() -> float:
+    return float(os.environ.get("DB_RETRY_SECONDS", "20"))
+
+
+class TrackerStoreUnavailable(Exception):
+    """The database stayed unreachable for DB_RETRY_SECONDS. Carries no SQL and no event data."""
+
+
+def _connection_lost(error: sqlalchemy.exc.DBAPIError) -> bool:
+    return isinstance(error, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)) \
+        or error.connection_invalidated
+
+
+class PrivateTrackerStore(SQLTrackerStore):
+    def __init__(self, domain: Optional[Domain] = None, event_broker: Optional[EventBroker] = None,
+                 **_endpoint_settings: Any) -> None:
+        url = database_url()
+        # A URL with "://" is taken whole by SQLTrackerStore; it creates the tables.
+        super().__init__(domain=domain, host=url, event_broker=event_broker)
+        self.engine.dispose()
+        self.engine = sa.create_engine(url, pool_pre_ping=True, hide_parameters=True,
+                                       **create_engine_kwargs(url))
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+        logger.info(f"Tracker store: {self.engine.dialect.name} (messages redacted before storage).")
+
+    async def _retrying(self, operation: Callable[[], Awaitable[T]]) -> T:
+        deadline = time.monotonic() + retry_seconds()
+        pause = 0.1
+        while True:
+            try:
+                return await operation()
+            except sqlalchemy.exc.DBAPIError as error:
+                if not _connection_lost(error):
+                    raise TrackerStoreUnavailable(f"database error: {type(error.orig).__name__}") from None
+                if time.monotonic() + pause > deadline:
+                    raise TrackerStoreUnavailable(
+                        f"database unreachable for {retry_seconds():.0f} s: {type(error.orig).__name__}") from None
+                logger.warning(f"Tracker store: connection lost ({type(error.orig).__name__}), retrying.")
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 2.0)
+
+    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        return await self._retrying(lambda: super(PrivateTrackerStore, self).retrieve(sender_id))
+
+    async def retrieve_full_tracker(self, conversation_id: Text) -> Optional[DialogueStateTracker]:
+        return await self._retrying(
+            lambda: super(PrivateTrackerStore, self).retrieve_full_tracker(conversation_id))
+
+    async def keys(self) -> Iterable[Text]:
+        return await self._retrying(lambda: super(PrivateTrackerStore, self).keys())
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        await self._retrying(lambda: self._save_redacted(tracker))
+
+    async def _save_redacted(self, tracker: DialogueStateTracker) -> None:
+        # SQLTrackerStore.save, with each event redacted on its way into the row.
+        await self.stream_events(tracker)
+        with self.session_scope() as session:
+            for event in self._additional_events(session, tracker):
+                data = redact_event(event.as_dict())
+                session.add(self.SQLEvent(
+                    sender_id=tracker.sender_id,
+                    type_name=event.type_name,
+                    timestamp=data.get("timestamp"),
+                    intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                    action_name=data.get("name"),
+                    data=json.dumps(data),
+                ))
+            session.commit()

@@ -1,0 +1,148 @@
+"""Two instances (action server + Rasa server each) behind nginx, sharing PostgreSQL and Redis, all on
+loopback (tests/services.py): the production layout of deploy/.
+
+What must hold: a conversation's turns run one at a time and in order whichever instance receives
+them, nothing is lost or attributed to another patient, a conversation moves freely between
+instances, socket.io sessions stick to one instance, and Rasa's HTTP API is not reachable.
+"""
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.patients import NOTHING_WRONG, PATIENTS, SERVICE_TEXTS, asked, is_emergency, new_sender, texts
+from tests.services import Cluster
+
+pytestmark = pytest.mark.slow
+
+# Distinct article questions, so that each reply can be matched to its own question.
+QUESTIONS = [
+    "How much does stem cell therapy cost?",
+    "What is knee osteoarthritis?",
+    "what causes knee pain?",
+    "is stem cell therapy safe?",
+    "how is the stem cell procedure done?",
+    "what are the symptoms of knee osteoarthritis?",
+    "what is cartilage?",
+    "who is at risk of knee osteoarthritis?",
+]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    running = Cluster(tmp_path_factory.mktemp("cluster"), instances=2).start()
+    yield running
+    running.stop()
+
+
+def user_turns(events):
+    """The stored conversation cut into turns: each user event with the events that followed it."""
+    turns = []
+    for event in events:
+        if event["event"] == "user":
+            turns.append([event])
+        elif turns:
+            turns[-1].append(event)
+    return turns
+
+
+def test_concurrent_turns_of_one_conversation_run_one_at_a_time_and_lose_nothing(cluster):
+    senders = [new_sender("concurrent") for _ in range(6)]
+    jobs = [(sender, seq, question) for sender in senders for seq, question in enumerate(QUESTIONS)]
+
+    def send(job):
+        sender, seq, question = job
+        return job, cluster.say(sender, question, metadata={"patient": sender, "seq": seq}, timeout=60)
+
+    # 48 requests at once: every conversation has 8 turns in flight, spread over both instances.
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        answered = dict(pool.map(send, jobs))
+
+    for sender in senders:
+        turns = user_turns(cluster.stored_events(sender))
+        assert sorted(turn[0]["metadata"]["seq"] for turn in turns) == list(range(len(QUESTIONS)))
+        for turn in turns:
+            user, rest = turn[0], turn[1:]
+            seq = user["metadata"]["seq"]
+            assert user["metadata"]["patient"] == sender and user["text"] == QUESTIONS[seq]
+            # A whole turn: its replies, then the assistant listening again, before the next message.
+            assert rest and rest[-1]["event"] == "action" and rest[-1]["name"] == "action_listen"
+            stored_replies = [e["text"] for e in rest if e["event"] == "bot"]
+            # The patient got exactly the replies stored for their own message.
+            assert texts(answered[(sender, seq, QUESTIONS[seq])]) == stored_replies
+
+
+def test_a_conversation_moves_between_instances_and_carries_on(cluster):
+    first, second = cluster.instances
+    sender = new_sender("moving")
+    replies = first.say(sender, "check my symptoms")
+    seen = []
+    for turn in range(6):  # every answer goes to the other instance than the one before
+        question = asked(replies)
+        assert question and question not in seen
+        seen.append(question)
+        instance = second if turn % 2 == 0 else first
+        replies = instance.say(sender, NOTHING_WRONG[question])
+    assert asked(replies) not in seen
+
+
+def test_the_scripted_patients_through_nginx(cluster):
+    for patient in PATIENTS.values():
+        sender = new_sender(patient.name)
+        turns = patient.turns(lambda message: cluster.say(sender, message), pause=0.55)
+        assert all(turns), f"{patient.name}: a turn with no reply"
+        stored = [e for e in cluster.stored_events(sender) if e["event"] == "user"]
+        assert len(stored) == len(turns)
+        if patient.name == "red_flag_in_self_check":
+            assert any(is_emergency(text) for turn in turns for text in texts(turn))
+
+
+def test_the_rate_limit_is_counted_across_instances(cluster):
+    sender = new_sender("hasty")
+    with ThreadPoolExecutor(max_workers=12) as pool:  # 12 at once: nginx spreads them over both instances
+        replies = list(pool.map(lambda n: cluster.say(sender, f"question {n}: what is cartilage?"), range(12)))
+    slowed = [r for r in replies if texts(r) == [SERVICE_TEXTS["utter_slow_down"]]]
+    assert len(slowed) == 2  # the default limit: 10 messages in 5 seconds, per patient, all instances together
+    assert len([e for e in cluster.stored_events(sender) if e["event"] == "user"]) == 10
+
+
+def test_socketio_sessions_stick_to_one_instance_through_nginx(cluster):
+    import socketio
+
+    async def talk(session_id, messages):
+        client = socketio.AsyncClient(reconnection=False)
+        replies, confirmed = asyncio.Queue(), asyncio.Event()
+        client.on("session_confirm", lambda *_: confirmed.set())
+        client.on("bot_uttered", lambda data: replies.put_nowait(data))
+        await client.connect(f"{cluster.url}?knee_session={session_id}", transports=["polling"],
+                             socketio_path="socket.io")
+        await client.emit("session_request", {"session_id": session_id})
+        await asyncio.wait_for(confirmed.wait(), 10)
+        answers = []
+        for message in messages:
+            await client.emit("user_uttered", {"message": message, "session_id": session_id})
+            answers.append(await asyncio.wait_for(replies.get(), 20))
+            await asyncio.sleep(0.3)
+            while not replies.empty():
+                replies.get_nowait()
+        await client.disconnect()
+        return answers
+
+    async def both():
+        return await asyncio.gather(*(talk(new_sender("sio").replace("-", "_"), ["hi", "what is cartilage?", "bye"])
+                                      for _ in range(4)))
+
+    for answers in asyncio.run(both()):
+        assert len(answers) == 3 and all(answer.get("text") for answer in answers)
+
+
+def test_only_the_channels_are_reachable_through_nginx(cluster):
+    sender = new_sender("api")
+    cluster.say(sender, "hi")
+    for path in (f"/conversations/{sender}/tracker", "/model", "/status", "/version"):
+        assert requests.get(cluster.url + path, timeout=5).status_code == 404
+    for instance in cluster.instances:  # and the API is off on the instances themselves
+        assert requests.get(f"{instance.url}/conversations/{sender}/tracker", timeout=5).status_code == 404

@@ -1,0 +1,189 @@
+"""Faults under a live conversation, on the production layout (two instances behind nginx, PostgreSQL,
+Redis; tests/services.py): the action server down or slow, a Rasa server restarted, PostgreSQL or
+Redis restarted. The patient always gets a reply within seconds, an emergency is still answered with
+the emergency number, and no message is lost: every message sent is stored exactly once."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from typing import Dict, List
+
+import pytest
+import requests
+
+from tests.patients import NOTHING_WRONG, SERVICE_TEXTS, asked, is_emergency, is_unavailable, new_sender, texts
+from tests.servers import Assistant, free_port
+from tests.services import Cluster
+
+pytestmark = pytest.mark.slow
+
+QUESTIONS = ["How much does stem cell therapy cost?", "what is knee osteoarthritis?", "is it safe?",
+             "what causes knee pain?", "how is the procedure done?"]
+EMERGENCY = "I fell and my knee is bent the wrong way, I can see the bone"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    # Background patients here send faster than the default rate limit allows for a minute on end.
+    running = Cluster(tmp_path_factory.mktemp("faults"), instances=2,
+                      extra_env={"RATE_LIMIT": "1000/60"}).start()
+    yield running
+    running.stop()
+
+
+class Traffic:
+    """Patients talking through nginx in the background, one message every ~0.6 s each."""
+
+    def __init__(self, cluster: Cluster, patients: int = 3) -> None:
+        self.cluster = cluster
+        self.senders = [new_sender("traffic") for _ in range(patients)]
+        self.sent: Dict[str, int] = {sender: 0 for sender in self.senders}
+        self.problems: List[str] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._talk, args=(sender,)) for sender in self.senders]
+
+    def _talk(self, sender: str) -> None:
+        n = 0
+        while not self._stop.is_set():
+            message = QUESTIONS[n % len(QUESTIONS)]
+            n += 1
+            try:
+                replies = self.cluster.say(sender, message, timeout=60)
+                self.sent[sender] += 1
+                if not replies or set(texts(replies)) & set(SERVICE_TEXTS.values()) or is_unavailable(replies):
+                    self.problems.append(f"{sender} #{n}: {texts(replies)}")
+            except requests.RequestException as error:
+                self.problems.append(f"{sender} #{n}: {type(error).__name__} {error}")
+            self._stop.wait(0.6)
+
+    def __enter__(self) -> "Traffic":
+        for thread in self._threads:
+            thread.start()
+        time.sleep(1.5)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        time.sleep(1.5)
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+    def check_nothing_lost(self) -> None:
+        assert self.problems == []
+        for sender, count in self.sent.items():
+            stored = [e for e in self.cluster.stored_events(sender) if e["event"] == "user"]
+            assert count > 2 and len(stored) == count, sender
+
+
+def test_postgresql_restarted_under_traffic(cluster):
+    with Traffic(cluster) as traffic:
+        cluster.postgres.restart()
+        time.sleep(1)
+        cluster.postgres.stop()
+        time.sleep(3)  # a longer outage: turns wait for the database instead of failing
+        cluster.postgres.start()
+    traffic.check_nothing_lost()
+
+
+def test_redis_restarted_under_traffic(cluster):
+    with Traffic(cluster) as traffic:
+        cluster.redis.restart()
+        time.sleep(1)
+        cluster.redis.stop()
+        time.sleep(3)
+        cluster.redis.start()
+    traffic.check_nothing_lost()
+
+
+def test_rasa_servers_restarted_one_after_the_other_under_traffic(cluster):
+    with Traffic(cluster) as traffic:
+        for instance in cluster.instances:
+            instance.rasa.stop()
+            time.sleep(1)
+            instance.start_rasa()
+    traffic.check_nothing_lost()
+
+
+def test_a_self_check_carries_on_after_every_rasa_server_restarted(cluster):
+    sender = new_sender("restart")
+    replies = cluster.say(sender, "check my symptoms")
+    first = asked(replies)
+    replies = cluster.say(sender, NOTHING_WRONG[first])
+    second = asked(replies)
+    assert first and second and second != first
+    for instance in cluster.instances:
+        instance.rasa.stop()
+    for instance in cluster.instances:
+        instance.launch_rasa()
+    for instance in cluster.instances:
+        instance.wait_for_rasa()
+    replies = cluster.say(sender, NOTHING_WRONG[second])
+    assert asked(replies) not in (None, first, second)  # the next question: the form went on from PostgreSQL
+
+
+def test_action_servers_down_a_reply_within_seconds_and_emergencies_still_answered(cluster):
+    for instance in cluster.instances:
+        instance.actions.stop()
+    try:
+        started = time.monotonic()
+        replies = cluster.say(new_sender("no-actions"), "How much does stem cell therapy cost?")
+        assert time.monotonic() - started < 5 and is_unavailable(replies)
+        replies = cluster.say(new_sender("no-actions"), EMERGENCY)
+        assert is_emergency(texts(replies)[0])
+    finally:
+        for instance in cluster.instances:
+            instance.start_actions()
+    assert not is_unavailable(cluster.say(new_sender("actions-back"), "How much does stem cell therapy cost?"))
+
+
+@contextmanager
+def tarpit():
+    """An action server that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", free_port()))
+    server.listen(64)
+    held: List[socket.socket] = []
+    stop = threading.Event()
+
+    def accept():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=accept)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/webhook"
+    finally:
+        stop.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        server.close()
+
+
+@pytest.fixture(scope="module")
+def assistant_with_a_slow_action_server(tmp_path_factory):
+    with tarpit() as url:
+        running = Assistant(tmp_path_factory.mktemp("slow-actions"), extra_env={"ACTIONS_URL": url})
+        running.start_rasa()
+        yield running
+        running.stop()
+
+
+@pytest.mark.parametrize("message", ["How much does stem cell therapy cost?", "check my symptoms"])
+def test_a_slow_action_server_is_given_up_on_within_seconds(assistant_with_a_slow_action_server, message):
+    started = time.monotonic()
+    replies = assistant_with_a_slow_action_server.say(new_sender("slow"), message)
+    assert time.monotonic() - started < 9 and is_unavailable(replies)
+
+
+def test_an_emergency_with_a_slow_action_server_is_answered_first(assistant_with_a_slow_action_server):
+    started = time.monotonic()
+    replies = assistant_with_a_slow_action_server.say(new_sender("slow"), EMERGENCY)
+    assert time.monotonic() - started < 9 and is_emergency(texts(replies)[0])

@@ -1,0 +1,123 @@
+"""The patient guard around every channel (channels/guard.py) and its rate limit, with a stand-in
+dialogue: what is refused politely, and that the patient is never left in silence."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Dict, List
+
+import pytest
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+from channels.guard import PatientGuard, ServiceReplies
+from channels.rate_limit import RateLimiter, parse_windows, within
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def replies():
+    from rasa.shared.core.domain import Domain
+
+    return ServiceReplies(Domain.load(str(ROOT / "domain")), max_chars=50)
+
+
+def guard_for(replies, **kwargs) -> PatientGuard:
+    return PatientGuard(replies, **{"rate_limit": "1000/60", "redis_url": "", "max_chars": 50, "deadline": 1.0,
+                                    **kwargs})
+
+
+class Dialogue:
+    """Stands in for Rasa's message handler: answers, stays silent, raises or takes its time."""
+
+    def __init__(self, behaviour: str = "answer", delay: float = 0.0) -> None:
+        self.behaviour, self.delay = behaviour, delay
+        self.seen: List[str] = []
+        self.finished = asyncio.Event()
+
+    async def __call__(self, message: UserMessage) -> None:
+        self.seen.append(message.text)
+        await asyncio.sleep(self.delay)
+        if self.behaviour == "raise":
+            raise RuntimeError(f"something failed while reading {message.text}")
+        if self.behaviour == "answer":
+            await message.output_channel.send_response(message.sender_id, {"text": f"answer to {message.text}"})
+        self.finished.set()
+
+
+def run(guard: PatientGuard, dialogue: Dialogue, text: str, sender: str = "patient-1") -> List[Dict[str, Any]]:
+    async def turn() -> List[Dict[str, Any]]:
+        output = CollectingOutputChannel()
+        await guard.wrap(dialogue)(UserMessage(text, output, sender, input_channel="rest"))
+        return output.messages
+
+    return asyncio.run(turn())
+
+
+def test_a_normal_message_reaches_the_dialogue(replies):
+    dialogue = Dialogue()
+    assert [m["text"] for m in run(guard_for(replies), dialogue, "my knee hurts")] == ["answer to my knee hurts"]
+    assert dialogue.seen == ["my knee hurts"]
+
+
+@pytest.mark.parametrize("text, reply", [
+    ("", "utter_empty_message"),
+    ("   \n\t ", "utter_empty_message"),
+    ("x" * 51, "utter_message_too_long"),
+])
+def test_empty_and_too_long_messages_are_answered_not_processed(replies, text, reply):
+    dialogue = Dialogue()
+    messages = run(guard_for(replies), dialogue, text)
+    assert [m["text"] for m in messages] == [replies[reply]] and dialogue.seen == []
+
+
+def test_the_too_long_reply_says_the_limit(replies):
+    assert "50 characters" in replies["utter_message_too_long"]
+
+
+def test_a_patient_over_the_rate_limit_is_asked_to_slow_down_and_others_are_not(replies):
+    guard, dialogue = guard_for(replies, rate_limit="3/60"), Dialogue()
+    answers = [run(guard, dialogue, f"message {n}")[0]["text"] for n in range(5)]
+    assert answers[:3] == [f"answer to message {n}" for n in range(3)]
+    assert answers[3:] == [replies["utter_slow_down"]] * 2
+    assert run(guard, dialogue, "hello", sender="patient-2")[0]["text"] == "answer to hello"
+
+
+@pytest.mark.parametrize("behaviour", ["silent", "raise"])
+def test_a_dialogue_that_sends_nothing_or_fails_still_gets_a_reply(replies, behaviour):
+    messages = run(guard_for(replies), Dialogue(behaviour), "how much does it cost?")
+    assert [m["text"] for m in messages] == [replies["utter_unavailable"]]
+
+
+def test_a_slow_turn_is_answered_at_the_deadline_and_still_finishes(replies):
+    async def scenario():
+        guard, dialogue = guard_for(replies, deadline=0.2), Dialogue(delay=0.6)
+        output = CollectingOutputChannel()
+        started = asyncio.get_running_loop().time()
+        await guard.wrap(dialogue)(UserMessage("slow question", output, "patient-1"))
+        answered_after = asyncio.get_running_loop().time() - started
+        first = [m["text"] for m in output.messages]
+        await asyncio.wait_for(dialogue.finished.wait(), 2)  # the turn went on in the background
+        return answered_after, first, [m["text"] for m in output.messages]
+
+    answered_after, first, finally_sent = asyncio.run(scenario())
+    assert answered_after < 0.5 and first == [replies["utter_unavailable"]]
+    assert finally_sent == [replies["utter_unavailable"], "answer to slow question"]
+
+
+def test_the_service_replies_name_the_clinic_and_no_emergency_number(replies):
+    assert "{" not in replies["utter_unavailable"] and "(555) 010-0100" in replies["utter_unavailable"]
+    for name in ("utter_empty_message", "utter_message_too_long", "utter_slow_down", "utter_unavailable"):
+        assert "911" not in replies[name]
+
+
+def test_rate_windows():
+    assert parse_windows("30/60; 10/5") == [(30, 60.0), (10, 5.0)]
+    with pytest.raises(ValueError):
+        parse_windows(" ; ")
+    assert within([1.0, 2.0], [(3, 10)], now=5.0) and not within([1.0, 2.0, 3.0], [(3, 10)], now=5.0)
+    assert within([1.0, 2.0, 3.0], [(3, 10)], now=12.5)  # two of them left the window
+
+
+def test_the_in_memory_limiter_forgets_old_messages():
+    clock = iter([0.0, 1.0, 2.0, 70.0]).__next__
+    limiter = RateLimiter("2/60", clock=clock)
+    assert [limiter.allow("p") for _ in range(4)] == [True, True, False, True]
