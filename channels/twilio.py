@@ -7,12 +7,17 @@ Compared with Rasa's own connector:
     or lost replies when that API is slow), with buttons as numbered options and long texts split
     within the platform's limit;
   * the credentials come only from the environment (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN,
-    TWILIO_NUMBER); without them the channel is off and says so in the log.
+    TWILIO_NUMBER); without them the channel is off and says so in the log;
+  * the patient's phone number is not stored: the conversation id is a keyed hash of it
+    (`conversation_id`), the same for every message from that number, from which the number cannot
+    be read back. (Rotating the auth token starts new conversations.)
 TWILIO_WEBHOOK_URL is the public URL Twilio calls, when a proxy sits in front (the signature covers
 the URL Twilio used); without it the request's own URL is used.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
@@ -50,10 +55,15 @@ class TwilioChannel(TextChannel):
                    os.environ.get("TWILIO_WEBHOOK_URL"))
 
     def __init__(self, auth_token: Optional[str], number: Optional[str], public_url: Optional[str] = None) -> None:
+        self.auth_token = auth_token
         self.validator = RequestValidator(auth_token) if auth_token else None
         self.number = number
         self.public_url = public_url
         self.offers = OfferedOptions()
+
+    def conversation_id(self, sender: str) -> str:
+        kind = "whatsapp" if sender.startswith("whatsapp:") else "sms"
+        return f"{kind}-{hmac.new(self.auth_token.encode(), sender.encode(), hashlib.sha256).hexdigest()[:32]}"
 
     def _signed(self, request: Request) -> bool:
         signature = request.headers.get("X-Twilio-Signature", "")
@@ -80,7 +90,7 @@ class TwilioChannel(TextChannel):
             if not sender:
                 return response.text("", status=400)
             limit = WHATSAPP_LIMIT if sender.startswith("whatsapp:") else SMS_LIMIT
-            parts = await self.answer_in_text(on_new_message, sender, text, limit)
+            parts = await self.answer_in_text(on_new_message, self.conversation_id(sender), text, limit)
             twiml = MessagingResponse()
             for part in parts:
                 twiml.message(part)

@@ -11,6 +11,7 @@ import requests
 from twilio.request_validator import RequestValidator
 
 from tests.conftest import load_domain
+from channels.twilio import TwilioChannel
 from tests.fake_telegram import FakeBotAPI
 from tests.servers import Assistant
 
@@ -53,19 +54,33 @@ def twiml_messages(reply):
     return [message.text or "" for message in ElementTree.fromstring(reply.text).iter("Message")]
 
 
+def telegram_update(chat_id, text):
+    return {"update_id": 1, "message": {"message_id": 1, "date": 0, "text": text,
+                                        "chat": {"id": chat_id, "type": "private"},
+                                        "from": {"id": chat_id, "is_bot": False, "first_name": "Pat"}}}
+
+
+def registered_secret(fake):
+    """The secret token the channel registered with setWebhook, which Telegram sends back."""
+    return next(c["params"]["secret_token"] for c in fake.calls if c["method"] == "setWebhook")
+
+
 def telegram(assistant, fake, chat_id, text):
     before = len(fake.sent_to(chat_id))
-    update = {"update_id": 1, "message": {"message_id": 1, "date": 0, "text": text,
-                                          "chat": {"id": chat_id, "type": "private"},
-                                          "from": {"id": chat_id, "is_bot": False, "first_name": "Pat"}}}
-    reply = requests.post(assistant.url + "/webhooks/telegram/webhook", json=update, timeout=30)
+    reply = requests.post(assistant.url + "/webhooks/telegram/webhook", json=telegram_update(chat_id, text),
+                          headers={"X-Telegram-Bot-Api-Secret-Token": registered_secret(fake)}, timeout=30)
     assert reply.status_code == 200
     return fake.sent_to(chat_id)[before:]
 
 
-def conversations(assistant, sender):
+def stored_events(assistant, sender_id):
     with sqlite3.connect(assistant.tracker_db) as db:
-        return db.execute("SELECT COUNT(*) FROM events WHERE sender_id = ?", (sender,)).fetchone()[0]
+        return [data for (data,) in db.execute("SELECT data FROM events WHERE sender_id = ?", (sender_id,))]
+
+
+def conversations(assistant, phone):
+    """Events stored for this phone number's conversation (kept under a keyed hash of the number)."""
+    return len(stored_events(assistant, TwilioChannel(AUTH_TOKEN, "+15550100").conversation_id(phone)))
 
 
 def new_phone():
@@ -101,6 +116,26 @@ def test_the_emergency_comes_first_on_sms_and_whatsapp(assistant):
     for sender in (new_phone(), "whatsapp:" + new_phone()):
         first = twiml_messages(twilio(assistant, sender, "hi, I fell off a ladder and my knee is bent the wrong way"))[0]
         assert EMERGENCY_NUMBER in first and "emergency" in first.lower()
+
+
+def test_the_phone_number_is_not_stored(assistant):
+    phone = new_phone()
+    twilio(assistant, phone, "hello")
+    conversation = TwilioChannel(AUTH_TOKEN, "+15550100").conversation_id(phone)
+    assert conversation.startswith("sms-") and phone[1:] not in conversation
+    assert stored_events(assistant, conversation) and stored_events(assistant, phone) == []
+    with sqlite3.connect(assistant.tracker_db) as db:
+        assert not db.execute("SELECT 1 FROM events WHERE sender_id LIKE ? OR data LIKE ?",
+                              (f"%{phone[1:]}%", f"%{phone[1:]}%")).fetchall()
+
+
+@pytest.mark.parametrize("secret", [None, "not-the-secret"])
+def test_a_telegram_update_without_the_registered_secret_is_refused(assistant, fake_telegram, secret):
+    headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
+    reply = requests.post(assistant.url + "/webhooks/telegram/webhook", json=telegram_update(6161, "hello"),
+                          headers=headers, timeout=30)
+    assert reply.status_code == 403 and fake_telegram.sent_to(6161) == []
+    assert stored_events(assistant, "6161") == []
 
 
 def test_telegram_round_trip_through_the_bot_api(assistant, fake_telegram):
