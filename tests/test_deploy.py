@@ -367,7 +367,7 @@ def test_nginx_routes_socketio_by_session_and_webhooks_to_any_instance(services)
     upstreams = dict(re.findall(r"upstream (\w+) \{(.*?)\}", site, re.S))
     for name in RASA_SERVICES:
         for upstream in ("rasa_socketio", "rasa_webhooks"):
-            assert f"server {name}:5005;" in upstreams[upstream]
+            assert f"server {name}:5005 max_fails=0;" in upstreams[upstream]  # see the template on max_fails
     assert re.search(r"hash \$(\w+) consistent;", upstreams["rasa_socketio"])
     assert "hash" not in upstreams["rasa_webhooks"]
     assert re.search(r"map \$arg_knee_session \$\w+ \{\s*\"\"\s+\$remote_addr;", site)
