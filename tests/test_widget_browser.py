@@ -8,6 +8,7 @@ import functools
 import http.server
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,35 @@ def test_an_emergency_typed_in_the_widget_comes_first_with_the_banner(page):
     first_reply = page.locator(".kc-bot .kc-text").nth(before).inner_text()
     assert "911" in first_reply and "emergency" in first_reply.lower()
     assert page.get_by_role("alert").is_visible()
+
+
+@pytest.fixture(scope="module")
+def assistant_requiring_a_jwt(tmp_path_factory, site):
+    """socket.io behind a JWT (SOCKETIO_JWT_KEY). The greeting is a domain response: no action server."""
+    running = Assistant(tmp_path_factory.mktemp("widget-jwt"),
+                        extra_env={"CORS_ORIGINS": site, "SOCKETIO_JWT_KEY": "widget-test-key-" + "k" * 16})
+    running.start_rasa()
+    yield running
+    running.stop()
+
+
+@pytest.mark.parametrize("key, greeted", [("widget-test-key-" + "k" * 16, True), ("another-key-" + "q" * 16, False)])
+def test_the_widget_connects_with_the_token_the_page_gives_it(browser, site, assistant_requiring_a_jwt, key, greeted):
+    import jwt
+
+    token = jwt.encode({"sub": "widget", "exp": int(time.time()) + 300}, key, algorithm="HS256")
+    context = browser.new_context()
+    page = context.new_page()
+    # The clinic's page hands the widget a short-lived token from its own backend.
+    page.add_init_script(f"window.kneeChatToken = function (done) {{ done({token!r}); }};")
+    page.goto(f"{site}/index.html?server={assistant_requiring_a_jwt.url}")
+    page.get_by_role("button", name="Chat with Knee Clinic's assistant").click()
+    try:
+        if greeted:
+            page.locator(".kc-bot").first.wait_for(timeout=20000)
+            assert "knee-pain assistant" in page.locator(".kc-bot").first.inner_text()
+        else:
+            page.wait_for_timeout(4000)
+            assert page.locator(".kc-bot").count() == 0
+    finally:
+        context.close()

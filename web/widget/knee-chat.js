@@ -17,6 +17,9 @@
  *     and tel: addresses, and open safely (rel="noopener noreferrer");
  *   - an emergency reply raises a banner with a tap-to-call link, which stays until "start over";
  *   - socket.io reconnects by itself, and the widget asks for the same session again.
+ * When the server requires a JWT (SOCKETIO_JWT_KEY), the page provides one, fresh for every
+ * (re)connection, from the clinic's own backend:
+ *   window.kneeChatToken = function (done) { fetch("/chat-token").then(r => r.text()).then(done); };
  */
 (function () {
   "use strict";
@@ -158,6 +161,12 @@
   var pending = [];
   var greeted = false;
 
+  // socket.io calls this on every (re)connection: a short-lived token from the page, if it has one.
+  function authenticate(done) {
+    if (typeof window.kneeChatToken === "function") window.kneeChatToken(function (token) { done({ token: token }); });
+    else done({});
+  }
+
   function newSessionId() {
     var bytes = new Uint8Array(16);
     window.crypto.getRandomValues(bytes);
@@ -188,7 +197,7 @@
       save("session", state.session);
     }
     socket = window.io(config.server, { transports: ["polling"], upgrade: false, reconnection: true,
-                                        query: { knee_session: state.session } });
+                                        query: { knee_session: state.session }, auth: authenticate });
     socket.on("connect", function () { socket.emit("session_request", { session_id: state.session }); });
     socket.on("disconnect", function () { confirmed = false; });
     socket.on("session_confirm", function (sessionId) {
