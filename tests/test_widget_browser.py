@@ -208,7 +208,7 @@ def assistant_requiring_a_jwt(tmp_path_factory, site):
     running.stop()
 
 
-@pytest.mark.parametrize("key, greeted", [("widget-test-key-" + "k" * 16, True), ("another-key-" + "q" * 16, False)])
+@pytest.mark.parametrize("key, greeted", [("widget-test-key-" + "k" * 16, True), ("another-key-" + "q" * 24, False)])
 def test_the_widget_connects_with_the_token_the_page_gives_it(browser, site, assistant_requiring_a_jwt, key, greeted):
     import jwt
 
