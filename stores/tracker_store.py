@@ -2,7 +2,8 @@
 is set and on the SQLite file TRACKER_DB otherwise, with three changes for a clinic:
 
   * patients' messages are redacted (privacy.redaction) before their events are written, so phone
-    numbers, emails, dates of birth and names never reach the database;
+    numbers, emails, dates of birth and names never reach the database (nor an event broker, if one
+    is ever configured);
   * a database restart is ridden out: connections are checked before use (pool_pre_ping) and an
     operation that fails on a lost connection is retried for DB_RETRY_SECONDS. Without this, Rasa's
     FailSafeTrackerStore answers a failed read with a new, empty conversation and keeps a failed
@@ -17,13 +18,14 @@ import json
 import logging
 import os
 import time
-from typing import Any, Awaitable, Callable, Iterable, Optional, Text, TypeVar
+from typing import Any, Awaitable, Callable, Iterable, List, Optional, Text, TypeVar
 
 import sqlalchemy as sa
 import sqlalchemy.exc
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
@@ -97,6 +99,10 @@ class PrivateTrackerStore(SQLTrackerStore):
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         await self._retrying(lambda: self._save_redacted(tracker))
+
+    async def _stream_new_events(self, event_broker: EventBroker, new_events: List[Event], sender_id: Text) -> None:
+        for event in new_events:
+            event_broker.publish({"sender_id": sender_id, **redact_event(event.as_dict())})
 
     async def _save_redacted(self, tracker: DialogueStateTracker) -> None:
         # SQLTrackerStore.save, with each event redacted on its way into the row.

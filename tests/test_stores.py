@@ -88,6 +88,23 @@ def test_the_sqlite_default_redacts_too(domain, tmp_path, monkeypatch):
     assert len(rows) == 3 and "07700" not in "".join(data for (data,) in rows)
 
 
+def test_an_event_broker_would_get_the_redacted_events_too(domain, tmp_path, monkeypatch):
+    from rasa.core.brokers.broker import EventBroker
+
+    class Collecting(EventBroker):
+        def __init__(self):
+            self.published = []
+
+        def publish(self, event):
+            self.published.append(event)
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("TRACKER_DB", str(tmp_path / "trackers.db"))
+    broker = Collecting()
+    asyncio.run(PrivateTrackerStore(domain, event_broker=broker).save(conversation("broker-1", PII_MESSAGE)))
+    assert len(broker.published) == 3 and "07700" not in json.dumps(broker.published)
+
+
 def test_a_database_restart_between_turns_loses_nothing(pg_store, postgres):
     asyncio.run(pg_store.save(conversation("restart-1", "first")))
     postgres.restart()  # the store's pooled connections are now dead
