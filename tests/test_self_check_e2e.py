@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import uuid
 
 import pytest
 
-from actions.self_check import load_questions
-from tests.conftest import load_domain
+from tests.patients import EMERGENCY_NUMBER, NOTHING_WRONG, asked, is_emergency, new_sender, texts
 from tests.servers import Assistant
 
 pytestmark = pytest.mark.slow
-DOMAIN = load_domain()
-EMERGENCY_NUMBER = DOMAIN["slots"]["emergency_number"]["initial_value"]
-BUTTON = {"yes": "/affirm", "no": "/deny", "unsure": "/unsure"}
-# The answer that reports nothing wrong: "no" to "Is the knee hot?", "yes" to "Can you straighten it?"
-NOTHING_WRONG = {q.slot: BUTTON[q.absent_when] for q in load_questions()}
-QUESTION_TEXTS = {name[len("utter_ask_"):]: variants[0]["text"]
-                  for name, variants in DOMAIN["responses"].items() if name.startswith("utter_ask_sc_")}
 
 
 @pytest.fixture(scope="module")
@@ -36,24 +27,6 @@ def assistant_without_actions(tmp_path_factory):
     running.start_rasa()
     yield running
     running.stop()
-
-
-def new_sender():
-    return f"patient-{uuid.uuid4().hex[:8]}"
-
-
-def texts(replies):
-    return [reply.get("text", "") for reply in replies]
-
-
-def asked(replies):
-    """The self-check question a reply ends with, as its slot name, or None."""
-    last = texts(replies)[-1] if replies else ""
-    return next((slot for slot, text in QUESTION_TEXTS.items() if text == last), None)
-
-
-def is_emergency(text):
-    return EMERGENCY_NUMBER in text and "emergency" in text.lower()
 
 
 def slot_events(assistant, sender, slot):
