@@ -44,6 +44,12 @@ rasa.core.actions.action.DEFAULT_REQUEST_TIMEOUT = ACTION_TIMEOUT_SECONDS
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
+def readable(text: str) -> str:
+    """The text with lone surrogates (JSON can spell "\ud800"; no real keyboard types one) replaced:
+    spaCy's tokenizer raises on them, and the database cannot store them."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 class ServiceReplies:
     """The guard's replies, from the domain, with {slot} placeholders filled from the slots' initial
     values (the clinic's name and phone live in domain/clinic.yml)."""
@@ -102,7 +108,7 @@ class PatientGuard:
                 return
             watched = _WatchedOutput(output)
             turn = asyncio.ensure_future(on_new_message(UserMessage(
-                message.text, watched, message.sender_id, message.parse_data, message.input_channel,
+                readable(message.text), watched, message.sender_id, message.parse_data, message.input_channel,
                 message.message_id, message.metadata)))
             try:
                 await asyncio.wait_for(asyncio.shield(turn), self.deadline)

@@ -1,7 +1,8 @@
 """The REST channel, `POST /webhooks/rest/webhook` with {"sender": ..., "message": ..., "metadata": {...}}:
 Rasa's RestInput with the patient guard (channels/guard.py) and a checked request. A malformed
 request gets a 400 with a one-line JSON reason instead of an unhandled exception: no JSON, not an
-object, no sender, a message that is not text, metadata that is not an object. The sender may not
+object, no sender or one that cannot be stored, a message that is not text, metadata that is not an
+object. The sender may not
 choose the input channel (Rasa's "input_channel" field), and there is no streaming mode.
 """
 from __future__ import annotations
@@ -15,10 +16,19 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from .errors import use_plain_errors
 from .guard import patient_guard
 
 MAX_SENDER_CHARS = 128
 MAX_BODY_BYTES = 256 * 1024  # room for a message well past the guard's limit, which then answers politely
+
+
+def encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:  # a lone surrogate, which JSON can spell as \ud800
+        return False
 
 
 def read_request(body: bytes) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
@@ -27,13 +37,16 @@ def read_request(body: bytes) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
         return None, "request too large"
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: a few kB of nested brackets
         return None, "the body must be JSON"
     if not isinstance(data, dict):
         return None, "the body must be a JSON object"
     sender, message, metadata = data.get("sender"), data.get("message", ""), data.get("metadata") or {}
-    if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_CHARS:
-        return None, f"'sender' must be a non-empty string of at most {MAX_SENDER_CHARS} characters"
+    if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_CHARS \
+            or not sender.isprintable() or not encodable(sender):
+        # The sender id is a database key: control characters (NUL) and lone surrogates cannot be
+        # stored, and Rasa's SQL tracker store exits the server on such an error.
+        return None, f"'sender' must be a printable string of 1 to {MAX_SENDER_CHARS} characters"
     if message is None:
         message = ""
     if not isinstance(message, str):
@@ -47,6 +60,11 @@ class RestChannel(RestInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         guarded = patient_guard().wrap(on_new_message)
         webhook = Blueprint("rest_webhook", __name__)
+
+        # The REST channel is always on, so it is the one that gives the whole server plain errors.
+        @webhook.listener("before_server_start")
+        async def plain_errors(app: Any, _: Any) -> None:
+            use_plain_errors(app)
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

@@ -41,12 +41,15 @@ def session_id_from(data: Any) -> Optional[str]:
 
 
 def metadata_from(data: Dict[str, Any], key: str) -> Dict[str, Any]:
+    """The message's metadata if it is a JSON object; anything else (socket.io can carry binary
+    attachments, which no tracker store can save) is dropped, not the message."""
     metadata = data.get(key) or {}
-    if isinstance(metadata, str):
-        try:
+    try:
+        if isinstance(metadata, str):
             metadata = json.loads(metadata)
-        except ValueError:
-            return {}
+        json.dumps(metadata)
+    except (TypeError, ValueError, RecursionError):
+        return {}
     return metadata if isinstance(metadata, dict) else {}
 
 
@@ -84,7 +87,7 @@ class SocketIOChannel(SocketIOInput):
             return bool(token and decode_bearer_token(token, self.jwt_key, self.jwt_algorithm))
 
         @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: Text, data: Any = None) -> None:
+        async def session_request(sid: Text, data: Any = None, *_extra: Any) -> None:
             session = session_id_from(data) or uuid.uuid4().hex
             if self.session_persistence:
                 entered = sio.enter_room(sid, session, namespace=self.namespace)
@@ -93,7 +96,7 @@ class SocketIOChannel(SocketIOInput):
             await sio.emit("session_confirm", session, room=sid, namespace=self.namespace)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
-        async def handle_message(sid: Text, data: Any = None) -> None:
+        async def handle_message(sid: Text, data: Any = None, *_extra: Any) -> None:
             if not isinstance(data, dict) or not isinstance(data.get("message", ""), str):
                 logger.warning("socket.io: an event that is not a message object was ignored.")
                 return

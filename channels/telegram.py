@@ -106,17 +106,22 @@ class TelegramChannel(TextChannel):
                 return response.text("forbidden", status=403)
             try:
                 update = json.loads(request.body or b"{}")
-            except ValueError:
+            except (ValueError, RecursionError):
                 return response.text("the body must be JSON", status=400)
             message = (update.get("message") or update.get("edited_message")) if isinstance(update, dict) else None
             text = message.get("text") if isinstance(message, dict) else None
             chat = message.get("chat") if isinstance(message, dict) else None
             chat_id = chat.get("id") if isinstance(chat, dict) else None
-            if not isinstance(chat_id, int) or not isinstance(text, str):
+            if type(chat_id) is not int or not isinstance(text, str):  # (a bool is an int to isinstance)
                 return response.text("ignored")  # stickers, photos, joins...: nothing to answer
             sender = str(chat_id)
             parts = await self.answer_in_text(on_new_message, sender, text, TELEGRAM_LIMIT)
-            await self._send(chat_id, parts)
+            try:
+                await self._send(chat_id, parts)
+            except Exception as error:
+                # The message is stored: an error status would make Telegram deliver it again, and
+                # the patient's turn would be taken twice. The reply is lost; the log says so.
+                logger.error(f"Telegram: the reply could not be sent ({type(error).__name__}).")
             return response.text("ok")
 
         return webhook

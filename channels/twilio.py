@@ -21,6 +21,7 @@ import hmac
 import logging
 import os
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from urllib.parse import parse_qsl
 
 from rasa.core.channels.channel import UserMessage
 from sanic import Blueprint, response
@@ -36,6 +37,16 @@ logger = logging.getLogger(__name__)
 SMS_LIMIT = 1600        # Twilio's limit for one (concatenated) SMS body
 WHATSAPP_LIMIT = 4096   # WhatsApp's limit for one message
 ENV = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_NUMBER")
+
+
+def form_parameters(body: bytes) -> Dict[str, str]:
+    """The form's parameters, blank ones included: Twilio signs them all (Body="" for a picture
+    message, FromCity="" often), and Sanic's request.form leaves blank ones out."""
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+    except (UnicodeDecodeError, ValueError):
+        return {}
+    return {key: value for key, value in pairs}
 
 
 class TwilioChannel(TextChannel):
@@ -65,10 +76,9 @@ class TwilioChannel(TextChannel):
         kind = "whatsapp" if sender.startswith("whatsapp:") else "sms"
         return f"{kind}-{hmac.new(self.auth_token.encode(), sender.encode(), hashlib.sha256).hexdigest()[:32]}"
 
-    def _signed(self, request: Request) -> bool:
+    def _signed(self, request: Request, params: Dict[str, str]) -> bool:
         signature = request.headers.get("X-Twilio-Signature", "")
         url = self.public_url or request.url
-        params = {key: request.form.get(key) for key in request.form}
         return bool(signature) and self.validator.validate(url, params, signature)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
@@ -82,11 +92,12 @@ class TwilioChannel(TextChannel):
         async def receive(request: Request) -> HTTPResponse:
             if self.validator is None:
                 return response.text("Twilio channel is off", status=503)
-            if not self._signed(request):
+            params = form_parameters(request.body or b"")
+            if not self._signed(request, params):
                 logger.warning("Twilio webhook: request without a valid signature rejected.")
                 return response.text("forbidden", status=403)
-            sender = request.form.get("From")
-            text = request.form.get("Body") or ""
+            sender = params.get("From")
+            text = params.get("Body") or ""
             if not sender:
                 return response.text("", status=400)
             limit = WHATSAPP_LIMIT if sender.startswith("whatsapp:") else SMS_LIMIT

@@ -46,6 +46,7 @@ Setup notes (also in the report):
 
 Usage:  .venv/bin/python -m scripts.load_test [--patients 50 200] [--channels rest socketio]
             [--setups 1 2] [--bots knee stock] [--think 0] [--stock-model PATH] [--timeout 120]
+            [--env SANIC_BACKLOG=1024 ...]   (extra environment for both bots' Rasa servers)
 Defaults are the whole matrix (about 20-30 minutes on 2 cores). Writes reports/load_test.json and
 reports/load_test.md. This is a measurement: it asserts nothing about speed. It exits 1 when the
 storage check finds a knee-assistant message lost, duplicated, out of order, altered, attributed to
@@ -58,8 +59,10 @@ import asyncio
 import collections
 import datetime
 import json
+import logging
 import os
 import platform
+import re
 import resource
 import shutil
 import signal
@@ -70,7 +73,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -139,9 +142,12 @@ class Message:
     last_ms: Optional[float] = None    # sent -> last reply of the turn
     done_ms: Optional[float] = None    # sent -> the client knew the turn was over
     replies: List[str] = field(default_factory=list)
-    error: Optional[str] = None        # transport: http_5xx, timeout, connection, unconfirmed
+    error: Optional[str] = None        # transport: http_NNN, timeout, connection, disconnected, unconfirmed
     service: Optional[str] = None      # a guard reply among the replies
     empty: bool = False
+    sent_at: float = 0.0               # wall clock (time.time) when sent, to compare with stored timestamps
+    to_user_event_ms: Optional[float] = None   # sent -> the stored user event's timestamp
+    dialogue_ms: Optional[float] = None        # the user event -> the turn's action_listen (stored timestamps)
 
     @property
     def refused(self) -> bool:
@@ -156,6 +162,7 @@ class Conversation:
     sender: Optional[str] = None
     messages: List[Message] = field(default_factory=list)
     stray: int = 0                      # socket.io replies that came between turns
+    dropped: bool = False               # socket.io: the connection was lost mid-conversation
     failed: Optional[str] = None        # the conversation could not start (socket.io connect)
     last_id: int = 0                    # socket.io: last stored event seen (turn confirmation)
 
@@ -283,6 +290,7 @@ async def run_rest(url: str, conversations: List[Tuple[Patient, Conversation]], 
             async def send(message: Message) -> List[Dict[str, Any]]:
                 body = {"sender": conversation.sender, "message": message.text,
                         "metadata": {"patient": conversation.pid, "turn": message.turn}}
+                message.sent_at = time.time()
                 started = time.perf_counter()
                 try:
                     async with session.post(endpoint, json=body) as response:
@@ -306,6 +314,24 @@ async def run_rest(url: str, conversations: List[Tuple[Patient, Conversation]], 
         await asyncio.gather(*(one(p, c) for p, c in conversations))
 
 
+class _Reasons(logging.Handler):
+    """Counts why python-engineio clients gave up on their connection (its warnings: "...aborting")."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.counts: collections.Counter = collections.Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.counts[re.sub(r"sid=[\w-]+|knee_session=[\w-]+", "…", record.getMessage())[:120]] += 1
+
+
+TRANSPORT_REASONS = _Reasons()
+ENGINEIO_LOG = logging.getLogger("load_test.engineio")
+ENGINEIO_LOG.setLevel(logging.WARNING)
+ENGINEIO_LOG.propagate = False
+ENGINEIO_LOG.addHandler(TRANSPORT_REASONS)
+
+
 class SocketPatient:
     """One socket.io client (long polling), one conversation."""
 
@@ -318,10 +344,20 @@ class SocketPatient:
         self.persistent = persistent
         self.store = channel_store
         self.timeout, self.quiet, self.settle = timeout, quiet, settle
-        self.client = socketio.AsyncClient(reconnection=False, http_session=http)
-        self.replies: "asyncio.Queue[Tuple[float, Dict[str, Any]]]" = asyncio.Queue()
+        # request_timeout: python-engineio gives up on a polling POST after 5 s by default and drops the
+        # connection (a browser's engine.io client waits); here a message may wait `timeout` seconds.
+        self.client = socketio.AsyncClient(reconnection=False, http_session=http, request_timeout=timeout,
+                                           engineio_logger=ENGINEIO_LOG)
+        self.replies: "asyncio.Queue[Tuple[float, Optional[Dict[str, Any]]]]" = asyncio.Queue()
         self.confirmed = asyncio.Event()
         self.session_id = conversation.pid
+        self.closing = False
+
+        @self.client.on("disconnect")
+        async def disconnected(*_: Any) -> None:
+            if not self.closing:  # dropped by the server or the transport, mid-conversation
+                conversation.dropped = True
+                self.replies.put_nowait((time.perf_counter(), None))
 
         @self.client.on("session_confirm")
         async def confirm(*_: Any) -> None:
@@ -339,6 +375,7 @@ class SocketPatient:
         self.conversation.sender = self.session_id if self.persistent else self.client.get_sid("/")
 
     async def disconnect(self) -> None:
+        self.closing = True
         try:
             await asyncio.wait_for(self.client.disconnect(), 10)
         except Exception:
@@ -347,8 +384,12 @@ class SocketPatient:
     async def send(self, message: Message) -> List[Dict[str, Any]]:
         conversation = self.conversation
         while not self.replies.empty():  # a reply that came after its turn was over
-            self.replies.get_nowait()
-            conversation.stray += 1
+            if self.replies.get_nowait()[1] is not None:
+                conversation.stray += 1
+        if conversation.dropped:
+            message.error = "disconnected"
+            return []
+        message.sent_at = time.time()
         started = time.perf_counter()
         deadline = started + self.timeout
         try:
@@ -359,13 +400,20 @@ class SocketPatient:
             message.error = "timeout"
             return []
         except Exception:
-            message.error = "connection"
+            message.error = "disconnected" if conversation.dropped else "connection"
+            return []
+        if first is None:
+            message.error = "disconnected"
             return []
         replies, last = [first], arrived
         message.first_ms = (arrived - started) * 1000
         while True:
             try:
-                last, reply = await asyncio.wait_for(self.replies.get(), self.quiet)
+                arrived, reply = await asyncio.wait_for(self.replies.get(), self.quiet)
+                if reply is None:
+                    message.error = "disconnected"
+                    break
+                last = arrived
                 replies.append(reply)
                 continue
             except asyncio.TimeoutError:
@@ -455,6 +503,11 @@ def check_conversation(conversation: Conversation, events: List[Dict[str, Any]],
         turn = metadata["turn"]
         message = sent[turn]
         stored_turns.append(turn)
+        if turn not in stored_turns[:-1] and rest and isinstance(user.get("timestamp"), (int, float)):
+            # Where the time went: before the user event is stored-stamped (transport, queueing in nginx,
+            # Sanic and the event loop, the lock, loading the tracker, NLU) and after it (policies, actions).
+            message.to_user_event_ms = (user["timestamp"] - message.sent_at) * 1000
+            message.dialogue_ms = (rest[-1].get("timestamp", user["timestamp"]) - user["timestamp"]) * 1000
         expected_text = redact(message.text) if redacted else message.text
         if user.get("text") != expected_text:
             violation("altered", f"turn {turn}: stored {user.get('text')!r}, sent {message.text!r}")
@@ -541,18 +594,46 @@ def summarise(bot: str, setup: int, channel: str, n: int, conversations: List[Co
         "latency_ms": stats([m.last_ms for m in answered if m.last_ms is not None]),
         "first_reply_ms": stats([m.first_ms for m in answered if m.first_ms is not None]),
         "turn_done_ms": stats([m.done_ms for m in answered if m.done_ms is not None]),
+        "to_user_event_ms": stats([m.to_user_event_ms for m in answered if m.to_user_event_ms is not None]),
+        "dialogue_ms": stats([m.dialogue_ms for m in answered if m.dialogue_ms is not None]),
         "errors": dict(errors), "error_total": sum(errors.values()),
         "storage": {kind: checked.get(kind, 0) for kind in STORAGE_VIOLATIONS},
         "storage_violations": sum(checked.get(kind, 0) for kind in STORAGE_VIOLATIONS),
         "reply_mismatch": checked.get("reply_mismatch", 0),
         "not_stored_after_error": checked.get("not_stored_after_error", 0),
         "stray_replies": sum(c.stray for c in conversations),
+        "connections_dropped": sum(1 for c in conversations if c.dropped),
         "examples": examples,
         "settle_s": settle_s,
         "client_cpu_s": cpu_s,
         "rasa_rss_mib": rss,
         "loadavg_before": load,
     }
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def servers_cpu_s(cluster: Cluster) -> List[float]:
+    """Each instance's Rasa server CPU seconds so far (shows how nginx spread the load)."""
+    return [process_cpu_s(instance.rasa.proc.pid) if instance.rasa else 0.0 for instance in cluster.instances]
+
+
+def listen_overflows() -> int:
+    """The kernel's count of connections dropped because a listening socket's accept queue was full
+    (TcpExt ListenOverflows; machine-wide): Rasa's Sanic listens with a backlog of SANIC_BACKLOG=100."""
+    try:
+        lines = [line.split() for line in Path("/proc/net/netstat").read_text().splitlines()
+                 if line.startswith("TcpExt:")]
+        return int(dict(zip(lines[0][1:], lines[1][1:]))["ListenOverflows"])
+    except (OSError, KeyError, IndexError, ValueError):
+        return 0
 
 
 def cpu_seconds() -> float:
@@ -584,7 +665,10 @@ def one_run(cluster: Cluster, bot: str, setup: int, channel: str, n: int, args: 
     label = f"{bot} x{setup} {channel} N={n}"
     print(f"  {label}: running ...", flush=True)
     load = os.getloadavg()
+    TRANSPORT_REASONS.counts.clear()
+    overflows = listen_overflows()
     cpu = cpu_seconds()
+    server_cpu = servers_cpu_s(cluster)
 
     async def go() -> Tuple[float, float]:
         ticker = asyncio.ensure_future(progress(label, conversations, n))
@@ -602,10 +686,14 @@ def one_run(cluster: Cluster, bot: str, setup: int, channel: str, n: int, args: 
     wall, connect_s = asyncio.run(go())
     cpu = cpu_seconds() - cpu
     settle_s = store.settle()
+    server_cpu = [round(after - before, 1) for before, after in zip(server_cpu, servers_cpu_s(cluster))]
     checked, examples = check_run(store, conversations, channel, redacted=bot == "knee")
     rss = [round(rss_mib(instance.rasa.proc.pid), 1) for instance in cluster.instances if instance.rasa]
     result = summarise(bot, setup, channel, n, conversations, wall, connect_s, cpu, checked, examples, settle_s,
                        rss, load)
+    result["rasa_cpu_s"] = server_cpu
+    result["transport_warnings"] = dict(TRANSPORT_REASONS.counts)
+    result["listen_overflows"] = listen_overflows() - overflows
     lat = result["latency_ms"]
     print(f"  {label}: {result['answered']}/{result['messages']} messages in {wall:.1f} s = "
           f"{result['throughput_msgs_per_s']:.1f} msg/s; p50/p95/p99 {fmt(lat['p50'])}/{fmt(lat['p95'])}/"
@@ -677,10 +765,11 @@ def run_matrix(args: argparse.Namespace, workdir: Path, results: Dict[str, Any])
             print(f"\n== {bot} bot, {setup} instance(s) behind nginx: starting a fresh cluster ...", flush=True)
             cluster_dir = workdir / name
             cluster_dir.mkdir()
+            extra = dict(item.split("=", 1) for item in args.env)
             if bot == "knee":
-                cluster = Cluster(cluster_dir, instances=setup, extra_env=KNEE_ENV, model=args.knee_model)
+                cluster = Cluster(cluster_dir, instances=setup, extra_env={**KNEE_ENV, **extra}, model=args.knee_model)
             else:
-                cluster = Cluster(cluster_dir, instances=setup, model=stock[1], project=stock[0])
+                cluster = Cluster(cluster_dir, instances=setup, extra_env=extra, model=stock[1], project=stock[0])
                 write_stock_files(stock[0], cluster)
             store = None
             try:
@@ -739,19 +828,27 @@ def side_by_side(runs: List[Dict[str, Any]]) -> List[str]:
 
 def detail_table(runs: List[Dict[str, Any]]) -> List[str]:
     lines = ["| bot | setup | channel | N | conv. done | msgs | wall s | msg/s | p50 | p95 | p99 | max | "
-             "first p50/p95/p99 | errors | storage (lost/dup/order/altered/misattr/incomplete) | reply mismatch | "
-             "stray | client CPU s | Rasa RSS MiB |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---:|---:|---:|---|"]
+             "first p50/p95/p99 | to user event p50/p99 | dialogue p50/p99 | errors | "
+             "storage (lost/dup/order/altered/misattr/incomplete) | reply mismatch | stray | dropped sockets | "
+             "listen overflows | client CPU s | Rasa CPU s | Rasa RSS MiB |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|---|"
+             "---:|---:|---:|---:|---:|---|---|"]
     for r in runs:
         lat, first = r["latency_ms"], r["first_reply_ms"]
+        before, dialogue = r.get("to_user_event_ms", {}), r.get("dialogue_ms", {})
         errors = ", ".join(f"{k} {v}" for k, v in sorted(r["errors"].items())) or "0"
         storage = "/".join(str(r["storage"][k]) for k in STORAGE_VIOLATIONS)
         lines.append(f"| {r['bot']} | {r['setup']} | {r['channel']} | {r['patients']} | "
                      f"{r['conversations_finished']}/{r['conversations']} | {r['answered']}/{r['messages']} | "
                      f"{r['wall_s']:.1f} | {r['throughput_msgs_per_s']:.1f} | {fmt(lat['p50'])} | {fmt(lat['p95'])} | "
                      f"{fmt(lat['p99'])} | {fmt(lat['max'])} | "
-                     f"{fmt(first['p50'])}/{fmt(first['p95'])}/{fmt(first['p99'])} | {errors} | {storage} | "
-                     f"{r['reply_mismatch']} | {r['stray_replies']} | {r['client_cpu_s']:.0f} | "
+                     f"{fmt(first['p50'])}/{fmt(first['p95'])}/{fmt(first['p99'])} | "
+                     f"{fmt(before.get('p50'))}/{fmt(before.get('p99'))} | "
+                     f"{fmt(dialogue.get('p50'))}/{fmt(dialogue.get('p99'))} | "
+                     f"{errors} | {storage} | "
+                     f"{r['reply_mismatch']} | {r['stray_replies']} | {r.get('connections_dropped', 0)} | "
+                     f"{r.get('listen_overflows', 0)} | {r['client_cpu_s']:.1f} | "
+                     f"{', '.join(str(x) for x in r.get('rasa_cpu_s', []))} | "
                      f"{', '.join(str(x) for x in r['rasa_rss_mib'])} |")
     return lines
 
@@ -769,8 +866,13 @@ How to read this:
   client holds); "first reply" = message -> first bot_uttered. msg/s = answered messages / wall time
   (socket.io: after all clients connected). socket.io patients wait the quiet window and a look-up between
   turns, so their msg/s is not comparable with REST's.
-* Errors: transport errors (http_NNN, timeout after {timeout} s, connection, unconfirmed = replies stopped
-  and the turn was not found stored within {settle} s), empty_reply (a turn with no reply), service:<name>
+* Where the time goes (from the stored events' timestamps, same clock): "to user event" = message sent ->
+  the user event's timestamp (transport, queueing in nginx / the kernel's accept queue / Sanic / the event
+  loop, the conversation lock, loading the tracker, NLU); "dialogue" = user event -> the turn's closing
+  action_listen (policies, actions, sending the replies).
+* Errors: transport errors (http_NNN, timeout after {timeout} s, connection, disconnected = the socket.io
+  connection was dropped mid-conversation, unconfirmed = replies stopped and the turn was not found stored
+  within {settle} s; a patient stops at such an error), empty_reply (a turn with no reply), service:<name>
   (the knee guard's replies: utter_unavailable = the turn failed or passed TURN_DEADLINE_SECONDS),
   connect_failed (socket.io).
 * Storage violations (from PostgreSQL, per conversation): lost (answered, not stored), duplicated,
@@ -778,12 +880,17 @@ How to read this:
   (a user event of another patient in the conversation, or ours in another conversation), incomplete_turn
   (a turn not ending with action_listen before the next message). reply mismatch: the replies stored for a
   turn are not those the client received. stray: socket.io replies that came after their turn was judged over.
+* dropped sockets: socket.io connections lost mid-conversation (python-engineio gives up on a polling request
+  that fails, e.g. a 502 from nginx). listen overflows: connections the kernel dropped during the run because
+  a listening socket's accept queue was full (machine-wide counter; Rasa listens with SANIC_BACKLOG, default
+  100, and a busy Rasa process accepts late).
 * The knee servers run with RATE_LIMIT="100000/60" (the default 30/60;10/5 is per patient, for people);
   everything else is as deployed (TURN_DEADLINE_SECONDS 8, ACTION_TIMEOUT_SECONDS 4).
 * The stock bot: Rasa's SQL tracker store and RedisLockStore on the same PostgreSQL/Redis; its socketio
   channel with session_persistence: false (stock Rasa 3.6 never awaits python-socketio 5.x's enter_room
   coroutine, so a persistent session gets no reply), conversation id = the socket's sid.
-* The load generator shares the machine's CPUs with the servers (client CPU s is its own use).
+* The load generator shares the machine's CPUs with the servers (client CPU s is its own use; Rasa CPU s
+  is each Rasa server's CPU time during the run, i.e. how nginx spread the work over the instances).
 """
 
 
@@ -793,7 +900,8 @@ def markdown(results: Dict[str, Any]) -> str:
     lines = [f"# Load test: knee assistant vs stock `rasa init` bot", "",
              f"Run {results['started']} on {results['machine']['cpus']} CPUs, Python {results['machine']['python']}, "
              f"Rasa {results['machine']['rasa']}; took {fmt(results.get('elapsed_s'))} s. Matrix: bots {args['bots']}, "
-             f"setups {args['setups']}, channels {args['channels']}, N {args['patients']}, think {args['think']} s.",
+             f"setups {args['setups']}, channels {args['channels']}, N {args['patients']}, think {args['think']} s"
+             f"{', server environment ' + ' '.join(args['env']) if args.get('env') else ''}.",
              ""]
     if results.get("stock_train_s"):
         lines += [f"Stock bot trained in this run (cold cache): {results['stock_train_s']:.0f} s.", ""]
@@ -801,6 +909,8 @@ def markdown(results: Dict[str, Any]) -> str:
         lines += ["**Failures:**", ""] + [f"* {f}" for f in results["failures"]] + [""]
     lines += ["## Side by side", ""] + side_by_side(runs) + ["", "## Every run", ""] + detail_table(runs)
     examples = [(r, e) for r in runs for e in r["examples"]]
+    examples += [(r, f"socket.io client gave up {count}x: {why}") for r in runs
+                 for why, count in r.get("transport_warnings", {}).items()]
     if examples:
         lines += ["", "## Check findings (first examples per run)", ""]
         lines += [f"* {r['bot']} x{r['setup']} {r['channel']} N={r['patients']}: {e}" for r, e in examples]
@@ -832,6 +942,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="socket.io: seconds without a reply before asking the store whether the turn is over")
     parser.add_argument("--settle", type=float, default=15.0,
                         help="socket.io: seconds without a reply after which an unstored turn is an error")
+    parser.add_argument("--env", nargs="*", default=[], metavar="NAME=VALUE",
+                        help="extra environment for both bots' Rasa servers, e.g. SANIC_BACKLOG=1024")
     parser.add_argument("--knee-model", type=Path, default=MODEL)
     parser.add_argument("--stock-model", type=Path, help="a trained stock model to reuse instead of training")
     parser.add_argument("--workdir", type=Path, help="where logs and the stock project go (default: a new temp dir)")

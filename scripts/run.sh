@@ -26,7 +26,7 @@ trap stop INT TERM EXIT
 # every start (a deployment runs it daily: deploy/).
 .venv/bin/python -m privacy.retention
 
-.venv/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" &
+.venv/bin/python -m scripts.action_server &
 pids+=($!)
 # Stores, CORS and the HTTP API come from the environment (scripts/rasa_server.py, endpoints.yml):
 # by default SQLite, one instance, API off.

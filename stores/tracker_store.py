@@ -9,25 +9,31 @@ is set and on the SQLite file TRACKER_DB otherwise, with three changes for a cli
     FailSafeTrackerStore answers a failed read with a new, empty conversation and keeps a failed
     write in memory only, i.e. the turn is lost from the database;
   * SQL parameters are never formatted into errors or logs (hide_parameters): they carry the
-    conversation's events.
+    conversation's events;
+  * an error while reading or writing a conversation is an error, not the end of the server: Rasa's
+    session_scope turns any ValueError inside it (meant for a missing PostgreSQL schema) into
+    sys.exit, and a value the database refuses (a NUL, a lone surrogate) raises one.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import time
-from typing import Any, Awaitable, Callable, Iterable, List, Optional, Text, TypeVar
+from typing import Any, Awaitable, Callable, Generator, Iterable, List, Optional, Text, TypeVar
 
 import sqlalchemy as sa
 import sqlalchemy.exc
+from sqlalchemy.orm import Session
 from rasa.core.brokers.broker import EventBroker
-from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs, ensure_schema_exists
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
+from rasa.shared.utils.cli import print_error_and_exit
 
 from privacy.redaction import redact_event
 
@@ -70,6 +76,18 @@ class PrivateTrackerStore(SQLTrackerStore):
                                        **create_engine_kwargs(url))
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         logger.info(f"Tracker store: {self.engine.dialect.name} (messages redacted before storage).")
+
+    @contextlib.contextmanager
+    def session_scope(self) -> Generator[Session, None, None]:
+        session = self.sessionmaker()
+        try:
+            try:
+                ensure_schema_exists(session)
+            except ValueError as schema:  # POSTGRESQL_SCHEMA names no schema: a setup error, as in Rasa
+                print_error_and_exit(f"PostgreSQL schema '{schema}' (POSTGRESQL_SCHEMA) does not exist.")
+            yield session
+        finally:
+            session.close()
 
     async def _retrying(self, operation: Callable[[], Awaitable[T]]) -> T:
         deadline = time.monotonic() + retry_seconds()

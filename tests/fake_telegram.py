@@ -1,7 +1,8 @@
 """A fake Telegram Bot API server on loopback, for the Telegram channel's round trip.
 
 It answers the few methods the channel calls (getMe, setWebhook, sendMessage) the way the real Bot
-API does, and records every call, so a test can read what the patient would have received.
+API does, and records every call, so a test can read what the patient would have received. Sending
+to BLOCKED_CHAT fails, as it does for a patient who blocked the bot.
 """
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from typing import Dict, List
 from urllib.parse import parse_qs
 
 from tests.servers import free_port
+
+# A patient who blocked the bot: the Bot API refuses to send to this chat, as the real one does.
+BLOCKED_CHAT = 403403
 
 
 class FakeBotAPI:
@@ -30,13 +34,24 @@ class FakeBotAPI:
                     params = {key: values[0] for key, values in parse_qs(body).items()}
                 method = self.path.rsplit("/", 1)[-1]
                 fake.calls.append({"method": method, "params": params})
-                self._reply(fake.result(method, params))
+                if method == "sendMessage" and str(params.get("chat_id")) == str(BLOCKED_CHAT):
+                    self._fail(403, "Forbidden: bot was blocked by the user")
+                else:
+                    self._reply(fake.result(method, params))
 
             do_GET = do_POST
 
             def _reply(self, result) -> None:
                 data = json.dumps({"ok": True, "result": result}).encode()
                 self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _fail(self, code, description) -> None:
+                data = json.dumps({"ok": False, "error_code": code, "description": description}).encode()
+                self.send_response(code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

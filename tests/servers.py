@@ -100,7 +100,7 @@ class Assistant:
     def start_actions(self) -> None:
         self.actions = Process(
             "actions",
-            [RASA, "run", "actions", "--actions", "actions", "--port", str(self.actions_port)],
+            [sys.executable, "-m", "scripts.action_server"],
             self.env,
             self.workdir,
             cwd=self.project,

@@ -710,8 +710,8 @@ def test_helm_webhooks_go_round_robin_to_the_same_pods(rasa_values):
 def test_helm_rasa_finds_the_action_server(rasa_values, action_values):
     url = env_list(rasa_values)["ACTIONS_URL"]["value"]
     assert url == f"http://{action_values['fullnameOverride']}/webhook"  # the chart's Service listens on 80
-    assert " ".join(action_values["command"] + action_values["args"]).startswith("rasa run actions")
-    assert "--port 5055" in " ".join(action_values["args"])
+    assert " ".join(action_values["command"] + action_values["args"]) == "python -m scripts.action_server"
+    assert {"name": "ACTIONS_PORT", "value": "5055"} in action_values["extraEnv"]
     assert action_values["applicationSettings"]["port"] == 5055
 
 

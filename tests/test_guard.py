@@ -121,3 +121,4 @@ def test_the_in_memory_limiter_forgets_old_messages():
     clock = iter([0.0, 1.0, 2.0, 70.0]).__next__
     limiter = RateLimiter("2/60", clock=clock)
     assert [limiter.allow("p") for _ in range(4)] == [True, True, False, True]
+

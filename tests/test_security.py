@@ -1,15 +1,17 @@
 """The server's exposure: Rasa's HTTP API off unless asked for, and then only with its token or a JWT;
-CORS only for the configured origins; socket.io with a JWT when SOCKETIO_JWT_KEY is set; and no
+CORS only for the configured origins; the action server reading only well-formed action calls; socket.io with a JWT when SOCKETIO_JWT_KEY is set; and no
 message text in the logs at the default (INFO) level."""
 from __future__ import annotations
 
 import asyncio
 import time
+import zlib
 
 import jwt
 import pytest
 import requests
 
+from scripts.action_server import action_call_problem
 from scripts.rasa_server import rasa_arguments
 from tests.patients import new_sender, texts
 from tests.servers import Assistant
@@ -36,6 +38,18 @@ def test_cors_is_only_for_named_origins():
     assert args[args.index("--cors") + 1:][:2] == ["https://a.example", "https://b.example"]
     with pytest.raises(SystemExit):
         rasa_arguments({"CORS_ORIGINS": "https://a.example *"})
+
+
+@pytest.mark.parametrize("body, encoding, problem", [
+    (b'{"next_action": "action_x", "tracker": {"sender_id": "a"}}', None, False),
+    (b"[]", None, True), (b'"x"', None, True), (b"not json", None, True), (b"[" * 5000, None, True),
+    (b'{"next_action": "action_x", "tracker": null}', None, True),
+    (b'{"next_action": 5, "tracker": {}}', None, True),
+    (zlib.compress(b'{"next_action": "a", "tracker": {}}'), "deflate", False),
+    (b"not deflated", "deflate", True),
+])
+def test_the_action_server_checks_an_action_call_before_rasa_sdk_reads_it(body, encoding, problem):
+    assert (action_call_problem(body, encoding) is not None) is problem
 
 
 @pytest.fixture(scope="module")
