@@ -29,4 +29,7 @@ def plain_error(request: Request, exception: Exception) -> HTTPResponse:
 
 def use_plain_errors(app: Sanic) -> None:
     """Every error without a handler of its own (Rasa's API keeps its handlers) gets `plain_error`."""
-    app.error_handler.default = plain_error
+    handler = app.error_handler
+    while hasattr(handler, "orig_handler"):  # Sanic-CORS wraps the app's handler in its own
+        handler = handler.orig_handler
+    handler.default = plain_error

@@ -8,6 +8,7 @@ choose the input channel (Rasa's "input_channel" field), and there is no streami
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Any, Awaitable, Callable, Dict, Optional, Text, Tuple
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -23,12 +24,10 @@ MAX_SENDER_CHARS = 128
 MAX_BODY_BYTES = 256 * 1024  # room for a message well past the guard's limit, which then answers politely
 
 
-def encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-        return True
-    except UnicodeEncodeError:  # a lone surrogate, which JSON can spell as \ud800
-        return False
+def storable(sender: str) -> bool:
+    """The sender id is a database key: PostgreSQL cannot store a NUL, nor anything a lone surrogate
+    (JSON can spell "\\ud800"), and Rasa's SQL tracker store used to exit the server on either."""
+    return not any(unicodedata.category(char) in ("Cc", "Cs") for char in sender)
 
 
 def read_request(body: bytes) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
@@ -42,11 +41,8 @@ def read_request(body: bytes) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
     if not isinstance(data, dict):
         return None, "the body must be a JSON object"
     sender, message, metadata = data.get("sender"), data.get("message", ""), data.get("metadata") or {}
-    if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_CHARS \
-            or not sender.isprintable() or not encodable(sender):
-        # The sender id is a database key: control characters (NUL) and lone surrogates cannot be
-        # stored, and Rasa's SQL tracker store exits the server on such an error.
-        return None, f"'sender' must be a printable string of 1 to {MAX_SENDER_CHARS} characters"
+    if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_CHARS or not storable(sender):
+        return None, f"'sender' must be a string of 1 to {MAX_SENDER_CHARS} characters, without control characters"
     if message is None:
         message = ""
     if not isinstance(message, str):

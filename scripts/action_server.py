@@ -18,6 +18,7 @@ from typing import Optional
 
 from rasa_sdk.endpoint import create_app
 from sanic import Sanic, response
+from sanic.handlers import ErrorHandler
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -41,7 +42,7 @@ def action_call_problem(body: bytes, content_encoding: Optional[str]) -> Optiona
 def create_action_server() -> Sanic:
     app = create_app("actions", cors_origins=None)
     # rasa-sdk's catch-all handler is the one that echoes the request: a new handler replaces it.
-    app.error_handler = type(app.error_handler)()
+    app.error_handler = ErrorHandler()
     use_plain_errors(app)
 
     @app.middleware("request")

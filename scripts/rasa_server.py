@@ -9,6 +9,10 @@
   RASA_JWT_SECRET             turns it on protected by JWTs signed with this secret
                               (RASA_JWT_METHOD, default HS256). With neither, the API is off: only
                               the channels' webhooks and the status page answer.
+  SANIC_BACKLOG               connections waiting to be accepted (default here 1024, Rasa's 100):
+                              socket.io long-polling opens a connection per request, and at 200
+                              widget users behind nginx a queue of 100 overflowed and dropped
+                              sockets (scripts/load_test.py); the kernel caps it at somaxconn.
 Stock `rasa run --enable-api` without a token opens every conversation to anyone who can reach the
 port. The token is handed to Rasa inside this process rather than on a command line, where `ps`
 would show it.
@@ -41,6 +45,7 @@ def rasa_arguments(env: "os._Environ[str] | dict") -> list:
 
 def main() -> None:
     os.chdir(ROOT)
+    os.environ.setdefault("SANIC_BACKLOG", "1024")
     args = rasa_arguments(os.environ)
     api = "off" if "--enable-api" not in args else ("token" if "--auth-token" in args else "JWT")
     logging.basicConfig(level=logging.INFO)
