@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 Handler = Callable[[UserMessage], Awaitable[Any]]
 
 MAX_MESSAGE_CHARS = int(os.environ.get("MAX_MESSAGE_CHARS", "4000"))
-RATE_LIMIT = os.environ.get("RATE_LIMIT", "30/60;10/5")  # messages/seconds; see rate_limit.py
+DEFAULT_RATE_LIMIT = "30/60;10/5"  # messages/seconds: 30 a minute, 10 in 5 s (rate_limit.py)
+RATE_LIMIT = os.environ.get("RATE_LIMIT", DEFAULT_RATE_LIMIT)
 TURN_DEADLINE_SECONDS = float(os.environ.get("TURN_DEADLINE_SECONDS", "8"))
 # Rasa 3.6 waits 5 minutes for a custom action and has no setting for it; the constant is read when
 # an action runs. A patient should hear back within seconds, so a slow action server is given up on

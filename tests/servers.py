@@ -83,6 +83,9 @@ class Assistant:
             RASA_TELEMETRY_ENABLED="false",
             TF_CPP_MIN_LOG_LEVEL="2",
             SQLALCHEMY_SILENCE_UBER_WARNING="1",
+            # Tests talk faster than people: the per-patient rate limit is for people, and the tests
+            # that check it set it themselves.
+            RATE_LIMIT="1000/60",
         )
         # The messaging channels, the HTTP API, PostgreSQL and Redis stay off unless a test turns them on.
         for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_NUMBER", "TWILIO_WEBHOOK_URL",

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from channels.guard import DEFAULT_RATE_LIMIT
 from tests.patients import NOTHING_WRONG, PATIENTS, SERVICE_TEXTS, asked, is_emergency, new_sender, texts
 from tests.services import Cluster
 
@@ -33,7 +34,9 @@ QUESTIONS = [
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    running = Cluster(tmp_path_factory.mktemp("cluster"), instances=2).start()
+    # The default rate limit, as deployed: one test checks it is shared by the instances.
+    running = Cluster(tmp_path_factory.mktemp("cluster"), instances=2,
+                      extra_env={"RATE_LIMIT": DEFAULT_RATE_LIMIT}).start()
     yield running
     running.stop()
 

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from tests.patients import SERVICE_TEXTS
 from tests.servers import Assistant
 
 pytestmark = pytest.mark.slow
@@ -113,10 +114,9 @@ def test_no_message_text_in_the_server_logs(assistant):
     assert marker.split()[0] not in logs
 
 
+# Answered by the dialogue and stored. Empty, blank and oversize messages are answered by the patient
+# guard instead, and not stored (the test after this one).
 BAD_INPUTS = {
-    "empty": "",
-    "blank": "   ",
-    "huge": "knee " * 20_000,
     "emoji": "🦵😭",
     "html": "<script>alert(1)</script><b>hello</b>",
     "spanish": "¿Cuánto cuesta la terapia con células madre?",
@@ -140,6 +140,15 @@ def test_bad_input_gets_a_polite_reply_and_is_not_lost(assistant, kind):
     assert text.strip(), "no reply at all"
     assert "Traceback" not in text and "Exception" not in text
     assert user_events(assistant, sender) == 1
+
+
+@pytest.mark.parametrize("message, reply", [("", "utter_empty_message"), ("   ", "utter_empty_message"),
+                                            ("knee " * 20_000, "utter_message_too_long")], ids=["empty", "blank", "huge"])
+def test_empty_blank_and_huge_messages_get_the_guards_reply_and_are_not_stored(assistant, message, reply):
+    sender = new_sender()
+    replies = assistant.say(sender, message, timeout=60)
+    assert texts(replies) == SERVICE_TEXTS[reply].replace("{max_chars}", "4000")
+    assert user_events(assistant, sender) == 0
 
 
 def test_rapid_repeats_from_one_patient_are_all_answered_and_kept(assistant):
