@@ -60,7 +60,7 @@ class TelegramChannel(TextChannel):
         self.token = token
         self.webhook_url = webhook_url
         self.api_url = api_url
-        self.offers = OfferedOptions()
+        self.offers = OfferedOptions(redis_url=os.environ.get("REDIS_URL") or None)
         self.secret = webhook_secret(token) if token else None
 
     def _bot(self) -> Bot:

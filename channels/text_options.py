@@ -7,11 +7,15 @@ at paragraph, then sentence, then word boundaries.
 """
 from __future__ import annotations
 
+import json
+import logging
 import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
+
+logger = logging.getLogger(__name__)
 
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 _WORDS = re.compile(r"[^\w\s]")
@@ -70,16 +74,28 @@ class _Offer:
 
 
 class OfferedOptions:
-    """The options last offered to each patient, so a "2" can be mapped back. Kept in memory for a
-    short time only (it is conversation state, not health data); several server instances would
-    need a shared store (issue #5)."""
+    """The options last offered to each patient, so a "2" can be mapped back. Kept for an hour only
+    (it is conversation state, not health data): in Redis when a URL is given, so that the instance
+    that receives the "2" knows what another instance offered; in memory otherwise."""
 
-    def __init__(self, ttl_seconds: float = 3600, max_patients: int = 10_000) -> None:
+    def __init__(self, ttl_seconds: float = 3600, max_patients: int = 10_000, redis_url: Optional[str] = None) -> None:
         self.ttl = ttl_seconds
         self.max_patients = max_patients
         self._offers: "OrderedDict[str, _Offer]" = OrderedDict()
+        self.red = None
+        if redis_url:
+            import redis  # only with a URL: this module stays importable without Redis
+
+            self.red = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+            self._redis_error = redis.RedisError
 
     def remember(self, patient: str, buttons: Sequence[Dict[str, str]]) -> None:
+        if self.red is not None:
+            try:
+                self.red.set(f"knee:offer:{patient}", json.dumps([dict(b) for b in buttons]), ex=max(1, int(self.ttl)))
+            except self._redis_error as error:  # the next "2" is then read as words: degraded, not lost
+                logger.warning(f"Offered options not kept: Redis unavailable ({type(error).__name__}).")
+            return
         self._offers[patient] = _Offer(tuple(dict(b) for b in buttons), time.monotonic())
         self._offers.move_to_end(patient)
         while len(self._offers) > self.max_patients:
@@ -87,10 +103,20 @@ class OfferedOptions:
 
     def resolve(self, patient: str, reply: str) -> str:
         """The payload for a reply that picks an offered option, else the reply unchanged."""
+        return payload_for(reply, self._offered(patient)) or reply
+
+    def _offered(self, patient: str) -> Sequence[Dict[str, str]]:
+        if self.red is not None:
+            try:
+                stored = self.red.get(f"knee:offer:{patient}")
+            except self._redis_error as error:
+                logger.warning(f"Offered options unknown: Redis unavailable ({type(error).__name__}).")
+                return ()
+            return json.loads(stored) if stored else ()
         offer = self._offers.get(patient)
         if offer is None or time.monotonic() - offer.at > self.ttl:
-            return reply
-        return payload_for(reply, offer.buttons) or reply
+            return ()
+        return offer.buttons
 
 
 def render(messages: Sequence[Dict], limit: int) -> Tuple[List[str], List[Dict[str, str]]]:

@@ -70,7 +70,7 @@ class TwilioChannel(TextChannel):
         self.validator = RequestValidator(auth_token) if auth_token else None
         self.number = number
         self.public_url = public_url
-        self.offers = OfferedOptions()
+        self.offers = OfferedOptions(redis_url=os.environ.get("REDIS_URL") or None)
 
     def conversation_id(self, sender: str) -> str:
         kind = "whatsapp" if sender.startswith("whatsapp:") else "sms"

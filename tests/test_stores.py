@@ -193,6 +193,27 @@ def test_a_redis_restart_is_ridden_out_by_a_waiting_turn(redis_server):
     assert store.get_lock("restart-conversation") is None
 
 
+def test_options_offered_by_one_instance_are_understood_by_another(redis_server):
+    from channels.text_options import OfferedOptions
+
+    buttons = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
+    OfferedOptions(redis_url=redis_server.url).remember("sms-abc", buttons)
+    other_instance = OfferedOptions(redis_url=redis_server.url)
+    assert other_instance.resolve("sms-abc", "2") == "/deny" and other_instance.resolve("sms-other", "2") == "2"
+
+
+def test_offered_options_with_redis_down_leave_the_reply_as_it_is(redis_server):
+    from channels.text_options import OfferedOptions
+
+    offers = OfferedOptions(redis_url=redis_server.url)
+    redis_server.stop()
+    try:
+        offers.remember("sms-down", [{"title": "Yes", "payload": "/affirm"}])
+        assert offers.resolve("sms-down", "1") == "1"
+    finally:
+        redis_server.start()
+
+
 def test_retention_deletes_quiet_conversations_whole_and_keeps_active_ones(pg_store, postgres):
     now = time.time()
     old = conversation("quiet-1", "long ago", at=now - 40 * 86400)
