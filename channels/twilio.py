@@ -46,7 +46,7 @@ def form_parameters(body: bytes) -> Dict[str, str]:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
     except (UnicodeDecodeError, ValueError):
         return {}
-    return {key: value for key, value in pairs}
+    return dict(pairs)
 
 
 class TwilioChannel(TextChannel):

@@ -103,7 +103,9 @@ class Assistant:
     def start_actions(self) -> None:
         self.actions = Process(
             "actions",
-            [sys.executable, "-m", "scripts.action_server"],
+            # ours (scripts/action_server.py) for this project; another bot's, as stock Rasa starts it
+            [sys.executable, "-m", "scripts.action_server"] if self.project == ROOT else
+            [RASA, "run", "actions", "--actions", "actions", "--port", str(self.actions_port)],
             self.env,
             self.workdir,
             cwd=self.project,
