@@ -27,7 +27,7 @@ SPACY_VERSION := $(shell sed -n 's/^version: "\(.*\)"/\1/p' nlp/patterns/entitie
 SPACY_MODEL   := build/spacy/en_knee-$(SPACY_VERSION)/meta.json
 MODEL         := models/knee-assistant.tar.gz
 TRAIN_INPUTS  := config.yml $(wildcard domain/*.yml) $(shell find data -name '*.yml') \
-                 $(shell find components nlp -name '*.py') $(wildcard nlp/patterns/*.yml) $(SPACY_MODEL)
+                 $(shell find components nlp clinical -name "*.py") $(shell find nlp/patterns clinical -name "*.yml") $(SPACY_MODEL)
 
 .PHONY: help install train run shell test test-unit validate benchmark lock clean domain
 
@@ -61,7 +61,7 @@ $(MODEL): $(TRAIN_INPUTS) | install
 	$(BIN)/rasa train --domain domain --fixed-model-name knee-assistant --out models
 	@touch $@
 
-# The self-check's slots and questions are generated from actions/content/self_check.yml.
+# The self-check's slots and questions are generated from clinical/content/self_check.yml.
 domain: | install
 	$(BIN)/python -m scripts.build_self_check_domain
 

@@ -7,7 +7,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from . import clinic
-from .articles import Topic, compose_answer, load_library
+from clinical.articles import Topic, compose_answer, load_library
 
 
 def send_topic_answer(

@@ -2,7 +2,7 @@
 
 The same reading as components/red_flag_policy.py does of the Rasa tracker (Event objects): each
 user message's finding record since the conversation (re)started, and the self-check's current
-answers, each at its place in the conversation; actions/self_check.py does the rest.
+answers, each at its place in the conversation; clinical/self_check.py does the rest.
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Dict, List, Optional, Tuple
 
 from rasa_sdk import Tracker
 
-from .self_check import FINDINGS_KEY, Said, merge, question_slots, said_in_order
-from .triage import Findings
+from clinical.self_check import FINDINGS_KEY, Said, merge, question_slots, said_in_order
+from clinical.triage import Findings
 
 
 def _since_start(tracker: Tracker) -> List[dict]:

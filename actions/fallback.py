@@ -17,9 +17,9 @@ from rasa_sdk.events import UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
 from .answers import send_topic_answer
-from .articles import load_library
-from .passage_search import PassageSearch
-from .scope import out_of_scope_reason
+from clinical.articles import load_library
+from clinical.passage_search import PassageSearch
+from clinical.scope import out_of_scope_reason
 
 NLU_FALLBACK = "nlu_fallback"
 

@@ -1,5 +1,5 @@
 """The guided self-check form: start (or start again), choose the next question, fill answers
-given in the patient's own words. The logic is actions/self_check.py; these are its Rasa adapters.
+given in the patient's own words. The logic is clinical/self_check.py; these are its Rasa adapters.
 """
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from .answers import send_topic_answer
-from .articles import load_library
+from clinical.articles import load_library
 from .conversation import answers, finding_records, said
-from .self_check import (
+from clinical.self_check import (
     RESULT_SLOT, Said, answers_already_given, conversation_findings, earlier_and_latest, ended_early,
     findings_of_answers, merge, next_question, question_slots,
 )
-from .triage import Level, escalation
+from clinical.triage import Level, escalation
 
 REQUESTED_SLOT = "requested_slot"
 ANSWER_INTENTS = {"affirm", "deny", "unsure"}

@@ -14,10 +14,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from . import clinic
 from .answers import send_topic_answer
-from .articles import load_library
+from clinical.articles import load_library
 from .conversation import answers, everything_known
-from .self_check import RESULT_SLOT, ended_early
-from .triage import Level, Reason, triage
+from clinical.self_check import RESULT_SLOT, ended_early
+from clinical.triage import Level, Reason, triage
 
 MIN_TOPIC_CONFIDENCE = 0.3  # see _asked_topic
 LEVEL_RESPONSES = {

@@ -1,6 +1,6 @@
 """FindingExtractor: records what each message says about the patient's knee, in the parse result.
 
-A thin Rasa adapter around nlp/findings.py. It reuses the spaCy Doc that SpacyNLP already made of
+A thin Rasa adapter around clinical/findings.py. It reuses the spaCy Doc that SpacyNLP already made of
 the message (our blank `en` pipeline, lowercased), so the message is tokenised once. The record it
 adds under `findings` ({present, unsure, absent, subject, mentions}: codes and character offsets, no
 message text) is what components/red_flag_policy.py triages and what the self-check reuses instead
@@ -21,8 +21,8 @@ from rasa.nlu.utils.spacy_utils import SpacyModel, SpacyNLP
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from actions.self_check import FINDINGS_KEY
-from nlp.findings import FindingExtractor as Extractor, pattern_digest
+from clinical.self_check import FINDINGS_KEY
+from clinical.findings import FindingExtractor as Extractor, pattern_digest
 
 SPACY_DOC_KEY = "text_spacy_doc"  # where SpacyNLP leaves the Doc of the message text
 

@@ -33,8 +33,8 @@ from rasa.shared.core.events import ActionExecuted, ActiveLoop, Restarted, Sessi
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from actions.self_check import FINDINGS_KEY, RESULT_SLOT, earlier_and_latest, question_slots, said_in_order
-from actions.triage import Findings, TriageResult, escalation
+from clinical.self_check import FINDINGS_KEY, RESULT_SLOT, earlier_and_latest, question_slots, said_in_order
+from clinical.triage import Findings, TriageResult, escalation
 
 UTTER_EMERGENCY = "utter_emergency"
 UTTER_EMERGENCY_CRISIS = "utter_emergency_crisis"
@@ -56,7 +56,7 @@ class RedFlagPolicy(Policy):
         super().__init__(config, model_storage, resource, execution_context, featurizer)
 
     def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
-        return self._resource  # nothing to learn: the rules are data (actions/content/red_flags.yml)
+        return self._resource  # nothing to learn: the rules are data (clinical/content/red_flags.yml)
 
     def predict_action_probabilities(self, tracker: DialogueStateTracker, domain: Domain,
                                      rule_only_data: Optional[Dict[Text, Any]] = None,

@@ -1,11 +1,11 @@
-"""ScopeGuard: applies the scope rules of actions/scope.py to the classifier's result.
+"""ScopeGuard: applies the scope rules of clinical/scope.py to the classifier's result.
 
 It runs after the intent classifiers (and after the FallbackClassifier) and reads the entities our
 spaCy rules found:
   * a message the rules place outside the articles becomes out_of_scope ("max dose of aleve?" never
     gets an article answer, however the classifier scored its words);
   * an article topic with less than UNANCHORED_MIN_CONFIDENCE, for a message that names none of the
-    articles' subjects or terms (actions/scope.py ANCHORS), becomes nlu_fallback, so the patient is
+    articles' subjects or terms (clinical/scope.py ANCHORS), becomes nlu_fallback, so the patient is
     asked to clarify.
 The decisions are rule-based on purpose, and each one is recorded in the parse result.
 """
@@ -21,8 +21,8 @@ from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from actions.articles import load_library
-from actions.scope import needs_clarification, out_of_scope_reason
+from clinical.articles import load_library
+from clinical.scope import needs_clarification, out_of_scope_reason
 
 OUT_OF_SCOPE = "out_of_scope"
 NLU_FALLBACK = "nlu_fallback"

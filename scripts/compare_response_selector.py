@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from actions.articles import load_library
+from clinical.articles import load_library
 from scripts.nlu_eval import ROOT, load_agent, macro_f1
 from tests.nlu_sets import HELDOUT_FILE, TRAINING_FILES, read_examples
 from tests.servers import RASA

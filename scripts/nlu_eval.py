@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from sklearn.metrics import f1_score
 
-from actions.scope import needs_clarification
+from clinical.scope import needs_clarification
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "knee-assistant.tar.gz"

@@ -1,7 +1,7 @@
 """Tune the two "not understood" thresholds on the DEV set (tests/nlu/dev.yml), never the held-out set.
 
 1. FallbackClassifier threshold (config.yml): below it the patient is asked to clarify.
-2. Passage-search relevance threshold (actions/passage_search.py): the last resort answers only above
+2. Passage-search relevance threshold (clinical/passage_search.py): the last resort answers only above
    it. No out-of-scope dev message may get an answer; above that bound, the table shows the trade
    between answering and answering the wrong topic (the choice is explained beside the constant).
 
@@ -10,9 +10,9 @@ It prints a table; copying the chosen values into config.yml / passage_search.py
 """
 from __future__ import annotations
 
-from actions.articles import load_library
-from actions.passage_search import PassageSearch
-from actions.scope import out_of_scope_reason
+from clinical.articles import load_library
+from clinical.passage_search import PassageSearch
+from clinical.scope import out_of_scope_reason
 from scripts.nlu_eval import load_agent, macro_f1, parse_all
 from tests.nlu_sets import DEV_FILE, read_examples
 

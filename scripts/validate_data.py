@@ -20,7 +20,7 @@ UNUSED = re.compile(r"The utterance '(utter_\w+)' is not used in any story or ru
 
 
 SOURCES = [*(ROOT / "actions").glob("*.py"), *(ROOT / "components").glob("*.py"), *(ROOT / "channels").glob("*.py"),
-           *(ROOT / "actions" / "content").glob("*.yml")]
+           *(ROOT / "clinical").glob("*.py"), *(ROOT / "clinical" / "content").glob("*.yml")]
 SOURCE_TEXT = "".join(path.read_text(encoding="utf-8") for path in SOURCES)
 FORM_QUESTION = re.compile(r"utter_ask_sc_\w+")  # generated with the form: scripts/build_self_check_domain.py
 

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
 
-from actions.self_check import load_questions
+from clinical.self_check import load_questions
 from tests.conftest import load_domain
 
 DOMAIN = load_domain()

@@ -5,7 +5,7 @@ import pytest
 from rasa_sdk.events import UserUtteranceReverted
 
 from actions.answers import ActionAnswerFromArticles
-from actions.articles import load_library
+from clinical.articles import load_library
 from actions.fallback import ActionAskToClarify, ActionDefaultFallback
 from tests.conftest import make_tracker, user_event
 

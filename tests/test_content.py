@@ -6,7 +6,7 @@ import re
 import pytest
 import yaml
 
-from actions.articles import DEFAULT_ARTICLES_DIR, load_library, normalise
+from clinical.articles import DEFAULT_ARTICLES_DIR, load_library, normalise
 from tests.conftest import ROOT, load_domain
 from tests.nlu_sets import TRAINING_FILES, read_examples
 

@@ -40,7 +40,7 @@ def test_the_crisis_reply_gives_the_crisis_line():
 
 def test_the_numbers_are_set_in_one_place():
     assert EMERGENCY_NUMBER == "911" and DOMAIN["slots"]["crisis_line"]["initial_value"] == "988"
-    sources = [*ROOT.glob("domain/*.yml"), *ROOT.glob("actions/**/*.py"), *ROOT.glob("actions/content/*.yml"),
+    sources = [*ROOT.glob("domain/*.yml"), *ROOT.glob("actions/**/*.py"), *ROOT.glob("clinical/content/*.yml"),
                *ROOT.glob("components/*.py")]
     holders = [p.relative_to(ROOT).as_posix() for p in sources if re.search(r"\b911\b", p.read_text())]
     assert holders == ["domain/clinic.yml"]

@@ -1,4 +1,4 @@
-"""The finding extractor (nlp/findings.py) with its pattern data (nlp/patterns/findings.yml, context.yml).
+"""The finding extractor (clinical/findings.py) with its pattern data (clinical/patterns/findings.yml, context.yml).
 
 Development examples live in tests/findings/examples.yml; the focused tests below pin down each kind of
 context (negation and where it stops, pseudo-negation, uncertainty, hypothetical, past history, someone
@@ -12,12 +12,12 @@ from typing import Any, Dict, Iterator, List, Set
 import pytest
 import yaml
 
-from nlp.findings import CONTEXT_FILE, FINDINGS_FILE, Extraction, FindingExtractor, Mention, load_spec
+from clinical.findings import CONTEXT_FILE, FINDINGS_FILE, Extraction, FindingExtractor, Mention, load_spec
 from tests.conftest import ROOT
 
 EXAMPLES_FILE = ROOT / "tests" / "findings" / "examples.yml"
-RED_FLAGS_FILE = ROOT / "actions" / "content" / "red_flags.yml"
-SELF_CHECK_FILE = ROOT / "actions" / "content" / "self_check.yml"
+RED_FLAGS_FILE = ROOT / "clinical" / "content" / "red_flags.yml"
+SELF_CHECK_FILE = ROOT / "clinical" / "content" / "self_check.yml"
 CURRENT = ("present", "unsure")
 
 # Codes the triage rules use that only the guided self-check asks about: each is one closed question

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from actions.articles import load_library
-from actions.passage_search import PassageSearch
-from actions.scope import out_of_scope_reason
+from clinical.articles import load_library
+from clinical.passage_search import PassageSearch
+from clinical.scope import out_of_scope_reason
 from scripts.nlu_eval import NLU_FALLBACK, confusions, macro_f1, parse_all
 from tests.nlu_sets import HELDOUT_FILE, read_examples
 

@@ -3,7 +3,7 @@ from collections import Counter
 
 import pytest
 
-from actions.articles import load_library
+from clinical.articles import load_library
 from tests.nlu_sets import DEV_FILE, HELDOUT_FILE, TRAINING_FILES, comparable, read_examples
 
 TRAINING = read_examples(TRAINING_FILES)

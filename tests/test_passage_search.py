@@ -1,8 +1,8 @@
 """The last-resort passage search: finds the right topic for plain questions, nothing for others."""
 import pytest
 
-from actions.articles import load_library
-from actions.passage_search import RELEVANCE_THRESHOLD, PassageSearch
+from clinical.articles import load_library
+from clinical.passage_search import RELEVANCE_THRESHOLD, PassageSearch
 
 SEARCH = PassageSearch(load_library())
 

@@ -272,7 +272,7 @@ WITH_DETAILS = [
 
 @pytest.fixture(scope="module")
 def extractor():
-    from nlp.findings import FindingExtractor
+    from clinical.findings import FindingExtractor
     from tests.test_finding_extractor import spacy_model_path
 
     return FindingExtractor.from_model(spacy_model_path())

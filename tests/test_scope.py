@@ -1,7 +1,7 @@
-"""The scope rules (actions/scope.py), on entities from the real spaCy pipeline."""
+"""The scope rules (clinical/scope.py), on entities from the real spaCy pipeline."""
 import pytest
 
-from actions.scope import needs_clarification, out_of_scope_reason
+from clinical.scope import needs_clarification, out_of_scope_reason
 
 
 def ents(*labels):

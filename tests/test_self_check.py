@@ -1,13 +1,13 @@
-"""The self-check's questions (actions/content/self_check.yml) and their logic (actions/self_check.py)."""
+"""The self-check's questions (clinical/content/self_check.yml) and their logic (clinical/self_check.py)."""
 from __future__ import annotations
 
 import pytest
 
-from actions.self_check import (
+from clinical.self_check import (
     NO, UNSURE, YES, answers_already_given, conversation_findings, ended_early, findings_of_answers,
     load_questions, next_question,
 )
-from actions.triage import Findings, Level, Status, load_rules, triage
+from clinical.triage import Findings, Level, Status, load_rules, triage
 from scripts.build_self_check_domain import main as check_generated_domain
 
 QUESTIONS = load_questions()
@@ -99,7 +99,7 @@ def test_each_answer_maps_to_its_finding(question):
 
 
 # --- reading a conversation: turns, implications -----------------------------------------
-from actions.self_check import earlier_and_latest, merge, said_in_order, with_implied_answers  # noqa: E402
+from clinical.self_check import earlier_and_latest, merge, said_in_order, with_implied_answers  # noqa: E402
 
 
 def record(present=(), absent=(), unsure=()):

@@ -6,7 +6,7 @@ import pytest
 from rasa_sdk.events import SlotSet
 
 from actions.forms import ActionStartSelfCheck, ValidateSelfCheckForm
-from actions.self_check import question_slots
+from clinical.self_check import question_slots
 from actions.triage_replies import ActionSelfCheckSummary, ActionTriageNextSteps
 from tests.conftest import make_tracker, user_event
 

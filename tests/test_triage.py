@@ -1,12 +1,12 @@
-"""The triage rules (actions/content/red_flags.yml) and the engine (actions/triage.py)."""
+"""The triage rules (clinical/content/red_flags.yml) and the engine (clinical/triage.py)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
 import pytest
 
-from actions.articles import DEFAULT_ARTICLES_DIR, normalise
-from actions.triage import Findings, Level, Status, load_rules, triage
+from clinical.articles import DEFAULT_ARTICLES_DIR, normalise
+from clinical.triage import Findings, Level, Status, load_rules, triage
 
 RULES = load_rules()
 SAFETY_FILE = DEFAULT_ARTICLES_DIR.parent / "clinical-safety.md"
@@ -133,7 +133,7 @@ def test_structured_result_for_clinic_staff():
 
 
 # --- escalation: which turn's reply starts with the red flag ---------------------------------
-from actions.triage import escalation  # noqa: E402
+from clinical.triage import escalation  # noqa: E402
 
 
 def test_findings_spread_over_two_messages_escalate_on_the_second():

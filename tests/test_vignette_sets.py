@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from actions.triage import Level
+from clinical.triage import Level
 from tests.nlu_sets import TRAINING_FILES, comparable, read_examples
 
 VIGNETTES = Path(__file__).resolve().parent / "vignettes"

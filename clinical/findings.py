@@ -4,10 +4,10 @@ Pure spaCy (no Rasa imports): the Rasa NLU component components/finding_extracto
 adapter around it, and the unit tests use it directly.
 
 Two data files drive it:
-  * nlp/patterns/findings.yml: finding codes (the ones actions/content/red_flags.yml reasons
+  * clinical/patterns/findings.yml: finding codes (the ones clinical/content/red_flags.yml reasons
     with, plus descriptive ones: onset, duration, side) and their token patterns, matched with
     spaCy's Matcher on lowercase forms and lemmas;
-  * nlp/patterns/context.yml: context cues in patient language (negation, uncertainty, hypothetical,
+  * clinical/patterns/context.yml: context cues in patient language (negation, uncertainty, hypothetical,
     someone else, past history), applied with medspaCy's ConText (the maintained NegEx/ConText
     implementation for spaCy 3) to the spans the Matcher found.
 

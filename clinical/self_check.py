@@ -16,7 +16,7 @@ from typing import Iterable, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
-from actions.triage import Findings, Status
+from clinical.triage import Findings, Status
 
 QUESTIONS_FILE = Path(__file__).resolve().parent / "content" / "self_check.yml"
 # Names shared by the Rasa side (components/) and the action server (actions/).

@@ -2,7 +2,7 @@
 
 When the intent classifier cannot place a message, even after asking the patient to rephrase, this
 finds the article passage closest to the message and answers with the topic that quotes it - only if
-the match is strong enough. The passages are the verbatim quotes of actions/content/topics.yml (which
+the match is strong enough. The passages are the verbatim quotes of clinical/content/topics.yml (which
 a test proves cover every sentence of both articles), plus each topic's label and its answer in our
 own words (a paraphrase of the same passages, closer to how patients put things: "price", "risky").
 
@@ -18,7 +18,7 @@ from typing import List, Optional, Tuple
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import linear_kernel
 
-from .articles import Library, Topic, normalise
+from clinical.articles import Library, Topic, normalise
 
 # Tuned with `python -m scripts.tune_thresholds` on the dev set tests/nlu/dev.yml (never on the
 # final held-out set). From 0.22 up no out-of-scope dev message gets an answer; 0.40 is chosen for
