@@ -16,6 +16,7 @@ How a mention's context becomes a status (the safety argument is in context.yml'
   * uncertain ("I think it's swollen", "maybe")   -> unsure (counts as present for urgency)
   * hypothetical ("what if it swells?")           -> not a current finding
   * past history ("my mum had a dislocation years ago", "I broke it in 2015") -> not a current finding
+  * already handled ("my brother had a heart attack, he's in hospital and stable") -> not current
   * about someone else ("my son's knee looks bent") stays a current finding: the patient may be
     writing for someone beside them, and that person's emergency is still an emergency. It is
     recorded in `subject`.
@@ -25,7 +26,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 from spacy.language import Language
@@ -34,10 +35,17 @@ from spacy.pipeline import Sentencizer
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
+from clinical.lexicon import CLAUSE_STOPPERS, LEXICON_DIR, Lexicon, TermCompiler, load_lexicon
+from clinical.normalise import SpellingNormaliser
+
 PATTERNS_DIR = Path(__file__).resolve().parent / "patterns"
 FINDINGS_FILE = PATTERNS_DIR / "findings.yml"
 CONTEXT_FILE = PATTERNS_DIR / "context.yml"
+FRAMES_FILE = LEXICON_DIR / "frames.yml"
 SPAN_GROUP = "findings"
+CONCEPT_LABEL = "concept:"  # span labels of concept mentions (finding mentions are labelled with their code)
+# The lexicon concept whose words are medicine names (the speller compares unknown words with them).
+MEDICINE_CONCEPT = "blood_thinner"
 
 PRESENT, ABSENT, UNSURE = "present", "absent", "unsure"
 # ConText categories of context.yml -> the context names recorded on a mention.
@@ -47,8 +55,10 @@ CONTEXTS = {
     "HYPOTHETICAL": "hypothetical",
     "HISTORICAL": "historical",
     "OTHER_PERSON": "other_person",
+    "HANDLED": "handled",
 }
-NOT_CURRENT = {"hypothetical", "historical"}
+# Not about now, or already in professional hands ("he's in hospital and stable").
+NOT_CURRENT = {"hypothetical", "historical", "handled"}
 # A sentence longer than this (in tokens) is read in overlapping windows: no cue reaches that far.
 MAX_PIECE_TOKENS = 60
 PIECE_OVERLAP = 12
@@ -129,16 +139,29 @@ def token_patterns(spec: Mapping[str, Any], nlp: Language) -> Iterable[List[Dict
 class FindingExtractor:
     """Finds the findings of findings.yml in a message and decides each one's context."""
 
-    def __init__(self, nlp: Language, findings_file: Path = FINDINGS_FILE, context_file: Path = CONTEXT_FILE):
+    def __init__(self, nlp: Language, findings_file: Path = FINDINGS_FILE, context_file: Path = CONTEXT_FILE,
+                 lexicon_dir: Path = LEXICON_DIR, frames_file: Path = FRAMES_FILE):
         # Imported here: medspaCy is only needed where messages are read (the Rasa server, tests).
         from medspacy.context import ConText, ConTextRule
 
         self.nlp = nlp
         self.spec = load_spec(findings_file)
-        self.codes = tuple(self.spec["findings"])
         self.matcher = Matcher(nlp.vocab, validate=True)
         for code, finding in self.spec["findings"].items():
             self.matcher.add(code, list(token_patterns(finding, nlp)))
+        # Concepts of the lexicons (clinical/lexicon/): a concept with a `finding` is that finding on
+        # its own; the others are combined by frames.yml.
+        self.lexicon: Lexicon = load_lexicon(lexicon_dir)
+        compiler = TermCompiler(nlp, self.lexicon)
+        self.concept_matcher = Matcher(nlp.vocab, validate=True)
+        for concept in self.lexicon.concepts.values():
+            self.concept_matcher.add(CONCEPT_LABEL + concept.name, compiler.concept_patterns(concept))
+        self.frames = load_frames(frames_file, self.lexicon)
+        self.codes = tuple(dict.fromkeys([*self.spec["findings"],
+                                          *(f for c in self.lexicon.concepts.values() for f in c.findings),
+                                          *(frame.finding for frame in self.frames)]))
+        medicines = self.lexicon.single_words(MEDICINE_CONCEPT) if MEDICINE_CONCEPT in self.lexicon.concepts else ()
+        self.normaliser = SpellingNormaliser(self.lexicon.vocabulary() | pattern_vocabulary(self.spec), medicines)
         self.sentencizer = Sentencizer()
         self.context = ConText(
             nlp,
@@ -169,11 +192,11 @@ class FindingExtractor:
         return cls(spacy.load(model_path))
 
     def extract(self, message: "str | Doc") -> Extraction:
-        """The findings of one message. Accepts text, or a Doc of this extractor's pipeline (as the
-        Rasa component gets from SpacyNLP); the text is lowercased first, as Rasa does."""
-        doc = self.nlp(message.lower()) if isinstance(message, str) else message
-        if not doc.has_annotation("SENT_START"):
-            doc = self.sentencizer(doc)
+        """The findings of one message (text, or a Doc whose text is read). The text is normalised
+        first (clinical/normalise.py: case, accents, spelling), so the character offsets of the
+        mentions point into the normalised text."""
+        text = message if isinstance(message, str) else message.text
+        doc = self.sentencizer(self.nlp(self.normaliser.normalise(text)))
         pieces = list(self._pieces(doc))
         if len(pieces) == 1:
             return Extraction(self._read(doc, 0))
@@ -188,21 +211,38 @@ class FindingExtractor:
         return Extraction(tuple(sorted(mentions.values(), key=lambda m: (m.start, m.end, m.code))))
 
     def _read(self, doc: Doc, offset: int) -> Tuple[Mention, ...]:
-        """Findings of one Doc and their context; character offsets shifted by `offset`."""
-        doc.spans[SPAN_GROUP] = self._finding_spans(doc)
+        """Findings of one Doc and their context; character offsets shifted by `offset`.
+
+        Three kinds of span are read for context together: the finding patterns' spans, the
+        concepts' spans (but for part-only concepts) and the phrase frames' spans ("can't" ... "walk"
+        as one span, so its own "n't" never denies it). Nothing said inside a figure of speech (a
+        masking concept: "cold feet") is read."""
+        concept_spans = self._concept_spans(doc)
+        phrases = [span for frame in self.frames if frame.ordered for span in frame.phrase_spans(doc, concept_spans)]
+        part_only = {CONCEPT_LABEL + c.name for c in self.lexicon.concepts.values() if c.part_only or c.masks}
+        masks = {CONCEPT_LABEL + c.name for c in self.lexicon.concepts.values() if c.masks}
+        masked = {i for span in concept_spans if span.label_ in masks for i in range(span.start, span.end)}
+        targets = [span for span in self._finding_spans(doc) + phrases + concept_spans
+                   if span.label_ not in part_only and not masked.intersection(range(span.start, span.end))]
+        doc.spans[SPAN_GROUP] = sorted(targets, key=lambda span: (span.start, span.end, span.label_))
         if not doc.spans[SPAN_GROUP]:
             return ()
         self.context(doc)
-        return tuple(
-            Mention(
-                code=span.label_,
-                text=span.text,
-                start=offset + span.start_char,
-                end=offset + span.end_char,
-                contexts=tuple(sorted({CONTEXTS[m.category] for m in span._.modifiers if m.category in CONTEXTS})),
-            )
-            for span in doc.spans[SPAN_GROUP]
-        )
+        mentions: List[Mention] = []
+        concepts: List[ConceptMention] = []
+        for span in doc.spans[SPAN_GROUP]:
+            contexts = tuple(sorted({CONTEXTS[m.category] for m in span._.modifiers if m.category in CONTEXTS}))
+            if span.label_.startswith(CONCEPT_LABEL):
+                concept = self.lexicon.concepts[span.label_[len(CONCEPT_LABEL):]]
+                concepts.append(ConceptMention(concept.name, span.sent.start, span.start, span.end,
+                                               offset + span.start_char, offset + span.end_char, contexts))
+                mentions += [Mention(finding, span.text, offset + span.start_char, offset + span.end_char, contexts)
+                             for finding in concept.findings]
+            else:
+                mentions.append(Mention(span.label_, span.text, offset + span.start_char, offset + span.end_char,
+                                        contexts))
+        mentions += [m for frame in self.frames if not frame.ordered for m in frame.mentions(concepts, doc.text, offset)]
+        return tuple(mentions)
 
     @staticmethod
     def _pieces(doc: Doc) -> Iterable[Tuple[int, int]]:
@@ -226,12 +266,132 @@ class FindingExtractor:
         spans = [span for spans in by_code.values() for span in filter_spans(spans)]
         return sorted(spans, key=lambda span: (span.start, span.end, span.label_))
 
+    def _concept_spans(self, doc: Doc) -> List[Span]:
+        by_concept: Dict[str, List[Span]] = {}
+        for match_id, start, end in self.concept_matcher(doc):
+            label = self.nlp.vocab.strings[match_id]
+            by_concept.setdefault(label, []).append(Span(doc, start, end, label=label))
+        spans = [span for spans in by_concept.values() for span in filter_spans(spans)]
+        return sorted(spans, key=lambda span: (span.start, span.end, span.label_))
 
-def pattern_digest(files: Sequence[Path] = (FINDINGS_FILE, CONTEXT_FILE)) -> str:
-    """A fingerprint of the pattern files, so a changed pattern changes the trained model's cache key."""
+
+@dataclass(frozen=True)
+class ConceptMention:
+    """A concept said in a message: where (sentence and token positions) and in what context."""
+
+    concept: str
+    sentence: int
+    start: int  # token positions
+    end: int
+    start_char: int
+    end_char: int
+    contexts: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A finding made of concepts said together.
+
+    An unordered frame: all `parts` in one sentence (`within`: at most that many words apart); a
+    part may name alternatives ("calf|back_of_knee"). Its context is every part's: any part
+    denied, hypothetical or past makes the finding so.
+    An ordered frame is a phrase: its parts in that order, at most `within` words apart, with no
+    punctuation or clause stopper between them; it becomes one span that context cues read as a
+    whole, like a finding pattern's ("can't ... walk")."""
+
+    finding: str
+    parts: Tuple[Tuple[str, ...], ...]
+    ordered: bool = False
+    within: Optional[int] = None
+
+    def mentions(self, concepts: Sequence[ConceptMention], text: str, offset: int) -> List[Mention]:
+        found: Dict[Tuple[int, int], Mention] = {}
+        for chain in self._chains(concepts, [], 0):
+            start = min(m.start_char for m in chain)
+            end = max(m.end_char for m in chain)
+            contexts = tuple(sorted({c for m in chain for c in m.contexts}))
+            mention = Mention(self.finding, text[start - offset:end - offset], start, end, contexts)
+            key = (start, end)
+            rank = {None: -1, ABSENT: 0, UNSURE: 1, PRESENT: 2}
+            if key not in found or rank[mention.status] > rank[found[key].status]:
+                found[key] = mention
+        return list(found.values())
+
+    def phrase_spans(self, doc: Doc, concept_spans: Sequence[Span]) -> List[Span]:
+        by_part = [[s for s in concept_spans if s.label_[len(CONCEPT_LABEL):] in part] for part in self.parts]
+        spans = []
+        for first in by_part[0]:
+            ends = [first]
+            for candidates in by_part[1:]:
+                ends = [nxt for prev in ends for nxt in candidates
+                        if nxt.start >= prev.end and nxt.sent == prev.sent
+                        and nxt.start - prev.end <= (self.within if self.within is not None else len(doc))
+                        and not any(t.is_punct or t.lower_ in CLAUSE_STOPPERS for t in doc[prev.end:nxt.start])]
+            spans += [Span(doc, first.start, end.end, label=self.finding) for end in ends]
+        return filter_spans(spans)
+
+    def _chains(self, concepts: Sequence[ConceptMention], chain: List[ConceptMention], part: int):
+        if part == len(self.parts):
+            yield list(chain)
+            return
+        for mention in concepts:
+            if mention.concept not in self.parts[part] or mention in chain:
+                continue
+            if chain and not self._fits(chain[-1], mention):
+                continue
+            chain.append(mention)
+            yield from self._chains(concepts, chain, part + 1)
+            chain.pop()
+
+    def _fits(self, previous: ConceptMention, mention: ConceptMention) -> bool:
+        if mention.sentence != previous.sentence:
+            return False
+        if self.ordered and mention.start < previous.end:
+            return False
+        if self.within is not None:
+            gap = mention.start - previous.end if mention.start >= previous.end else previous.start - mention.end
+            return gap <= self.within
+        return True
+
+
+def load_frames(path: Path, lexicon: Lexicon) -> Tuple[Frame, ...]:
+    if not path.exists():
+        return ()
+    frames = []
+    for spec in load_spec(path).get("frames") or []:
+        parts = tuple(tuple(part.split("|")) for part in spec["all"])
+        unknown = {name for part in parts for name in part} - set(lexicon.concepts)
+        if unknown:
+            raise ValueError(f"frames.yml: {spec['finding']} names unknown concepts {sorted(unknown)}")
+        frames.append(Frame(spec["finding"], parts, bool(spec.get("ordered", False)), spec.get("within")))
+    return tuple(frames)
+
+
+def pattern_vocabulary(spec: Any) -> FrozenSet[str]:
+    """Every plain word of the finding patterns: spelling correction may aim at them too."""
+    words: set = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, str):
+            words.update(w for w in node.lower().split() if w.isalpha())
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if key not in ("REGEX", "description"):
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(spec.get("findings"))
+    return frozenset(words)
+
+
+def pattern_digest(files: Optional[Sequence[Path]] = None) -> str:
+    """A fingerprint of the pattern and lexicon files, so a changed pattern changes the trained
+    model's cache key."""
     import hashlib
 
     digest = hashlib.sha256()
-    for path in files:
+    for path in files or (FINDINGS_FILE, CONTEXT_FILE, *sorted(LEXICON_DIR.glob("*.yml"))):
         digest.update(json.dumps(load_spec(path), sort_keys=True).encode())
     return digest.hexdigest()

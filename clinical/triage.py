@@ -55,8 +55,7 @@ class Rule:
     any_of: Tuple[Tuple[str, ...], ...] = ()
     none_of: Tuple[str, ...] = ()
     crisis_line: bool = False
-    safety_ref: Optional[str] = None
-    issue_ref: Optional[str] = None
+    safety_ref: str = ""
 
     @property
     def findings(self) -> FrozenSet[str]:
@@ -151,8 +150,7 @@ def _rule(spec: dict) -> Rule:
         any_of=tuple(tuple(group) for group in spec.get("any_of", ())),
         none_of=tuple(spec.get("none_of", ())),
         crisis_line=bool(spec.get("crisis_line", False)),
-        safety_ref=spec.get("safety_ref"),
-        issue_ref=spec.get("issue_ref"),
+        safety_ref=spec["safety_ref"],
     )
 
 

@@ -1,0 +1,125 @@
+"""Text normalisation before a message is read for findings: spelling, accents, look-alike characters.
+
+Patients misspell the very words that matter ("swolen", "calff", "warfrin", "stragten"). Before the
+finding patterns and lexicons are matched, each word that is not English and not one of the
+assistant's own lexicon words is corrected to the nearest lexicon word, if one is close enough:
+
+  * Is it a word at all? symspellpy's own English frequency dictionary (82,765 words, shipped in the
+    symspellpy wheel) says. A real English word is never "corrected": "half" stays "half", never
+    "calf"; "stolen" stays "stolen".
+  * Which lexicon word is meant? symspellpy's lookup over the lexicon vocabulary only (a few thousand
+    words, so it is small and fast), edit distance 1 for words of up to 5 letters, 2 for longer ones.
+  * Medicine names are long and misspelled in creative ways ("zarelto", "elequis", "a liquis"):
+    rapidfuzz compares a word, and a word joined with the next, with the medicine names.
+
+Accents are folded ("rodilla hinchada, está caliente" -> "esta"), so the Spanish and Portuguese
+lexicons are written without them. Nothing here changes what a message means; it only makes the
+spelling match the lexicons. Pure Python, no Rasa imports.
+"""
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from importlib import resources
+from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
+
+# Characters patients' keyboards and phones produce for the same thing.
+_TRANSLATE = str.maketrans({
+    "\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'", "`": "'",
+    "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-", "\u00a0": " ",
+})
+# A run of the same letter three or more times is emphasis ("sooo swolllen", "heeelp").
+_REPEATS = re.compile(r"([a-z])\1{2,}")
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+MIN_CORRECTABLE = 5      # shorter words are too ambiguous to correct ("nee", "indo"): the lexicons list them
+MEDICINE_MIN_SCORE = 90  # rapidfuzz ratio (0-100) for a medicine name ("marcar" is not "marcumar")
+
+
+@functools.lru_cache(maxsize=1)
+def english_words() -> FrozenSet[str]:
+    """The words of symspellpy's English frequency dictionary."""
+    text = resources.files("symspellpy").joinpath("frequency_dictionary_en_82_765.txt").read_text(encoding="utf-8")
+    return frozenset(line.split(" ", 1)[0] for line in text.splitlines() if line)
+
+
+def fold(text: str) -> str:
+    """Lowercase, unify look-alike characters, drop accents, calm repeated letters."""
+    text = unicodedata.normalize("NFKC", text).translate(_TRANSLATE).lower()
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    # Keep two of a tripled letter: "swolllen" -> "swollen", "sooo" -> "soo" (the speller does the rest).
+    return _REPEATS.sub(r"\1\1", text)
+
+
+class SpellingNormaliser:
+    """Corrects misspelled words to the lexicon words they are closest to."""
+
+    def __init__(self, vocabulary: Iterable[str], medicines: Iterable[str] = ()) -> None:
+        from symspellpy import SymSpell
+
+        self.vocabulary = frozenset(w for w in vocabulary if w.isalpha())
+        self.known = english_words() | self.vocabulary
+        self.medicines = tuple(sorted({m for m in medicines if len(m) >= 5}))
+        self._speller = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
+        for word in self.vocabulary:
+            if len(word) >= MIN_CORRECTABLE:
+                self._speller.create_dictionary_entry(word, 1)
+
+    @functools.lru_cache(maxsize=20000)
+    def correct_word(self, word: str) -> Optional[str]:
+        """The lexicon word meant by an unknown word, or None when the word is known or unclear."""
+        if len(word) < MIN_CORRECTABLE or word in self.known or not word.isalpha():
+            return None
+        from symspellpy import Verbosity
+
+        distance = 1 if len(word) <= 6 else 2
+        suggestions = self._speller.lookup(word, Verbosity.CLOSEST, max_edit_distance=distance)
+        # Two equally close lexicon words ("calfs" -> calf? calves?) are fine when they share a
+        # first letter; otherwise the word is unclear and stays as it is.
+        if suggestions and len({s.term[0] for s in suggestions}) == 1:
+            return min(suggestions, key=lambda s: (s.distance, s.term)).term
+        return self._medicine(word)
+
+    def _medicine(self, word: str) -> Optional[str]:
+        if not self.medicines or len(word) < 7:
+            return None
+        from rapidfuzz import fuzz, process
+
+        best = process.extractOne(word, self.medicines, scorer=fuzz.ratio, score_cutoff=MEDICINE_MIN_SCORE)
+        return best[0] if best else None
+
+    def normalise(self, text: str) -> str:
+        """The folded text with misspelled words replaced by the lexicon words they stand for."""
+        folded = fold(text)
+        pieces: List[str] = []
+        last = 0
+        matches = list(_WORD.finditer(folded))
+        skip_next = False
+        for i, match in enumerate(matches):
+            if skip_next:
+                skip_next = False
+                continue
+            word = match.group()
+            replacement = self.correct_word(word)
+            # "zarel to": a medicine name split in two by a phone's keyboard.
+            if replacement is None and word not in self.known and i + 1 < len(matches) \
+                    and folded[match.end():matches[i + 1].start()] == " ":
+                medicine = self._medicine(word + matches[i + 1].group())
+                if medicine is not None:
+                    pieces.append(folded[last:match.start()] + medicine)
+                    last = matches[i + 1].end()
+                    skip_next = True
+                    continue
+            if replacement is not None:
+                pieces.append(folded[last:match.start()] + replacement)
+                last = match.end()
+        pieces.append(folded[last:])
+        return "".join(pieces)
+
+    def corrections(self, text: str) -> Dict[str, str]:
+        """Which words of a message were corrected, to what (for tests and reviewers)."""
+        return {m.group(): c for m in _WORD.finditer(fold(text)) if (c := self.correct_word(m.group()))}
+
+
+def tokens_of(text: str) -> Tuple[str, ...]:
+    return tuple(_WORD.findall(fold(text)))
