@@ -27,7 +27,7 @@ SPACY_VERSION := $(shell sed -n 's/^version: "\(.*\)"/\1/p' nlp/patterns/entitie
 SPACY_MODEL   := build/spacy/en_knee-$(SPACY_VERSION)/meta.json
 MODEL         := models/knee-assistant.tar.gz
 TRAIN_INPUTS  := config.yml $(wildcard domain/*.yml) $(shell find data -name '*.yml') \
-                 $(shell find components nlp clinical -name "*.py") $(shell find nlp/patterns clinical -name "*.yml") $(SPACY_MODEL)
+                 $(shell find components nlp clinical -name "*.py") $(shell find nlp/patterns clinical corpus -name "*.yml") $(SPACY_MODEL)
 
 .PHONY: help install train run shell test test-unit validate benchmark lock clean domain
 

@@ -6,7 +6,7 @@ says what the patient told us, and the concern is what a clinician may want to c
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Text
+from typing import Any, Dict, Iterable, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -79,14 +79,15 @@ class ActionTriageNextSteps(Action):
         return []
 
 
-def _asked_topic(tracker: Tracker) -> str:
-    """The article topic the latest message asked about, even if the scope rules overruled it.
+def _asked_topic(tracker: Tracker, message: Optional[Dict[str, Any]] = None) -> str:
+    """The article topic a message (by default the latest) asked about, even if the scope rules
+    overruled it.
 
     A message that mixes a red flag with a question ("my knee locked... how much does it cost?") is
     often not understood as a whole; its best-ranked topic is taken when it reaches
     MIN_TOPIC_CONFIDENCE, and the answer names the topic, so a wrong guess is plain to see.
     """
-    message = tracker.latest_message or {}
+    message = message if message is not None else (tracker.latest_message or {})
     overruled = (message.get("scope_guard") or {}).get("overruled_intent")
     intent = overruled or (message.get("intent") or {}).get("name") or ""
     if intent != "nlu_fallback":
@@ -136,3 +137,36 @@ class ActionSelfCheckStopped(Action):
         if level >= Level.SEE_CLINICIAN:
             dispatcher.utter_message(text=clinic.response_text(domain, LEVEL_RESPONSES[level], tracker))
         return [SlotSet(RESULT_SLOT, record)]
+
+
+class ActionAfterRedFlagQuestions(Action):
+    """The patient said none of the closed red-flag questions applies: go on with what they wanted.
+    The question their message asked is answered; a described problem gets the self-check and
+    booking offered (booking is open to everyone)."""
+
+    def name(self) -> Text:
+        return "action_after_red_flag_questions"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(response="utter_no_red_flag_now")
+        asked = _message_before_the_questions(tracker)
+        topic = load_library().topic_for_intent(_asked_topic(tracker, asked)) if asked else None
+        if topic is not None:
+            send_topic_answer(topic, dispatcher, tracker, domain, lead_in=f"About your question ({topic.label}):")
+        else:
+            dispatcher.utter_message(response="utter_offer_self_check")
+        return [SlotSet("red_flag_questions_asked", None)]
+
+
+def _message_before_the_questions(tracker: Tracker) -> Optional[Dict[str, Any]]:
+    """The parse data of the user message the red-flag questions were asked about."""
+    asked_at = None
+    for i, event in enumerate(tracker.events):
+        if event.get("event") == "action" and event.get("name") == "utter_red_flag_questions":
+            asked_at = i
+    if asked_at is None:
+        return None
+    for event in reversed(tracker.events[:asked_at]):
+        if event.get("event") == "user":
+            return event.get("parse_data") or {}
+    return None

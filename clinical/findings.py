@@ -23,6 +23,7 @@ How a mention's context becomes a status (the safety argument is in context.yml'
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,9 +161,10 @@ class FindingExtractor:
         self.codes = tuple(dict.fromkeys([*self.spec["findings"],
                                           *(f for c in self.lexicon.concepts.values() for f in c.findings),
                                           *(frame.finding for frame in self.frames)]))
-        medicines = self.lexicon.single_words(MEDICINE_CONCEPT) if MEDICINE_CONCEPT in self.lexicon.concepts else ()
-        self.normaliser = SpellingNormaliser(self.lexicon.vocabulary() | pattern_vocabulary(self.spec), medicines)
+        self.normaliser = (shared_normaliser() if (findings_file, lexicon_dir) == (FINDINGS_FILE, LEXICON_DIR)
+                           else normaliser_for(self.lexicon, self.spec))
         self.sentencizer = Sentencizer()
+        context_spec = load_spec(context_file)
         self.context = ConText(
             nlp,
             name="finding_context",
@@ -172,8 +174,8 @@ class FindingExtractor:
             span_group_name=SPAN_GROUP,
             # A modifier overlapping a finding ("can't" in "can't walk") never modifies it.
             prune_on_target_overlap=True,
+            terminating_types={category: ["CLAUSE_END"] for category in context_spec["clause_end_terminates"]},
         )
-        context_spec = load_spec(context_file)
         self.context.add([
             ConTextRule(
                 literal=rule["literal"],
@@ -241,6 +243,10 @@ class FindingExtractor:
             else:
                 mentions.append(Mention(span.label_, span.text, offset + span.start_char, offset + span.end_char,
                                         contexts))
+        # Part-only concepts ("my" of "my knee hurts") take part in frames without a context of their own.
+        concepts += [ConceptMention(span.label_[len(CONCEPT_LABEL):], span.sent.start, span.start, span.end,
+                                    offset + span.start_char, offset + span.end_char, ())
+                     for span in concept_spans if span.label_ in part_only and span.label_ not in masks]
         mentions += [m for frame in self.frames if not frame.ordered for m in frame.mentions(concepts, doc.text, offset)]
         return tuple(mentions)
 
@@ -303,10 +309,14 @@ class Frame:
     parts: Tuple[Tuple[str, ...], ...]
     ordered: bool = False
     within: Optional[int] = None
+    unless: Tuple[str, ...] = ()  # concepts that, said in the same sentence, undo the frame ("doesn't hurt")
 
     def mentions(self, concepts: Sequence[ConceptMention], text: str, offset: int) -> List[Mention]:
         found: Dict[Tuple[int, int], Mention] = {}
+        undone = {m.sentence for m in concepts if m.concept in self.unless}
         for chain in self._chains(concepts, [], 0):
+            if chain[0].sentence in undone:
+                continue
             start = min(m.start_char for m in chain)
             end = max(m.end_char for m in chain)
             contexts = tuple(sorted({c for m in chain for c in m.contexts}))
@@ -360,11 +370,25 @@ def load_frames(path: Path, lexicon: Lexicon) -> Tuple[Frame, ...]:
     frames = []
     for spec in load_spec(path).get("frames") or []:
         parts = tuple(tuple(part.split("|")) for part in spec["all"])
-        unknown = {name for part in parts for name in part} - set(lexicon.concepts)
+        unless = tuple(spec.get("unless") or ())
+        unknown = ({name for part in parts for name in part} | set(unless)) - set(lexicon.concepts)
         if unknown:
             raise ValueError(f"frames.yml: {spec['finding']} names unknown concepts {sorted(unknown)}")
-        frames.append(Frame(spec["finding"], parts, bool(spec.get("ordered", False)), spec.get("within")))
+        frames.append(Frame(spec["finding"], parts, bool(spec.get("ordered", False)), spec.get("within"), unless))
     return tuple(frames)
+
+
+def normaliser_for(lexicon: Lexicon, spec: Mapping[str, Any]) -> SpellingNormaliser:
+    """The spelling normaliser aiming at these lexicons' and finding patterns' words."""
+    medicines = lexicon.single_words(MEDICINE_CONCEPT) if MEDICINE_CONCEPT in lexicon.concepts else ()
+    return SpellingNormaliser(lexicon.vocabulary() | pattern_vocabulary(spec), medicines)
+
+
+@functools.lru_cache(maxsize=1)
+def shared_normaliser() -> SpellingNormaliser:
+    """One normaliser per process for the project's own lexicons: the finding extractor and the
+    red-flag classifier read the same normalised text."""
+    return normaliser_for(load_lexicon(LEXICON_DIR), load_spec(FINDINGS_FILE))
 
 
 def pattern_vocabulary(spec: Any) -> FrozenSet[str]:

@@ -62,7 +62,7 @@ class SpellingNormaliser:
         self.medicines = tuple(sorted({m for m in medicines if len(m) >= 5}))
         self._speller = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
         for word in self.vocabulary:
-            if len(word) >= MIN_CORRECTABLE:
+            if len(word) >= 3:  # a target may be short ("numb", "calf"); what is corrected may not
                 self._speller.create_dictionary_entry(word, 1)
 
     @functools.lru_cache(maxsize=20000)

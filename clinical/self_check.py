@@ -22,6 +22,7 @@ QUESTIONS_FILE = Path(__file__).resolve().parent / "content" / "self_check.yml"
 # Names shared by the Rasa side (components/) and the action server (actions/).
 FINDINGS_KEY = "findings"      # the finding extractor's record in a message's parse result
 RESULT_SLOT = "triage_result"  # the structured result, stored with the conversation
+MODEL_KEY = "red_flag_model"   # the red-flag classifier's opinion in a message's parse result
 YES, NO, UNSURE = "yes", "no", "unsure"
 ANSWERS = (YES, NO, UNSURE)
 

@@ -33,7 +33,7 @@ NOT_EMERGENCY = ("see_clinician", "self_care_info")
 # Reply kinds, from the most to the least urgent. An escalation is the first message of the reply.
 ESCALATED = ("crisis", "emergency")
 SAME_DAY_OR_MORE = ESCALATED + ("urgent",)
-REPLY_KINDS = ESCALATED + ("urgent", "ask", "clarify", "out_of_scope", "article", "other", "none")
+REPLY_KINDS = ESCALATED + ("language", "urgent", "ask", "clarify", "out_of_scope", "article", "other", "none")
 
 Say = Callable[[str, str], List[dict]]
 
@@ -103,11 +103,13 @@ class ReplyMarkers:
             return "none"
         first = texts[0]
         lowered = first.lower()
+        if "i can only read" in lowered and self.emergency_number in first:
+            return "language"
         if self.emergency_number in first and "emergency" in lowered:
             return "crisis" if self.crisis_line in first else "emergency"
         if "medical care today" in lowered:
             return "urgent"
-        if "before anything else" in lowered or "right now, do any of these" in lowered:
+        if "check this isn't an emergency" in lowered:
             return "ask"
         if "did you mean" in lowered or "not sure i understood" in lowered or "which of these" in lowered:
             return "clarify"
@@ -165,6 +167,7 @@ class Card:
 
     name: str
     emergency: Tuple[int, int]
+    number_given: Tuple[int, int]   # the emergency reply, or the language notice (which names the number too)
     per_kind: Dict[str, Tuple[int, int]]
     over_triage: Tuple[int, int]
     asked_non_emergency: Tuple[int, int]
@@ -193,6 +196,8 @@ class Card:
             "|---|---|",
             f"| emergencies escalated (reply starts with the emergency number) | {_ratio(hits, total)}; "
             f"95% upper bound on the miss rate {100 * miss_rate_upper_bound(total - hits, total):.1f}% |",
+            f"| emergencies given the emergency number at all (the emergency reply, or the notice that only "
+            f"English and Spanish are read, which names the number) | {_ratio(*self.number_given)} |",
             f"| crisis messages given the crisis line | {_ratio(*self.crisis)} |",
             f"| non-emergencies escalated (over-triage) | {_ratio(*self.over_triage)} |",
             f"| non-emergencies given the red-flag questions (\"ask\" path) | {_ratio(*self.asked_non_emergency)} |",
@@ -256,6 +261,8 @@ def score(round_: Round, outcome: Outcome) -> Card:
     return Card(
         name=round_.name,
         emergency=(len([v for v in emergencies if v.id in escalated]), len(emergencies)),
+        number_given=(len([v for v in emergencies if outcome.single[v.id] in ESCALATED + ("language",)]),
+                      len(emergencies)),
         per_kind={k: (h, t) for k, (h, t) in per_kind.items()},
         over_triage=(len([v for v in others if v.id in escalated]), len(others)),
         asked_non_emergency=(len([v for v in others if outcome.single[v.id] == "ask"]), len(others)),

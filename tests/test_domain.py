@@ -15,7 +15,9 @@ from tests.conftest import ROOT, load_domain
 DOMAIN = load_domain()
 RESPONSES = DOMAIN["responses"]
 EMERGENCY_NUMBER = DOMAIN["slots"]["emergency_number"]["initial_value"]
-EMERGENCY_RESPONSES = {"utter_emergency", "utter_emergency_crisis", "utter_level_emergency"}
+# The replies that name the number: the emergency replies, and the notice to a message the assistant
+# cannot read (it may be an emergency: components/red_flag_policy.py).
+EMERGENCY_RESPONSES = {"utter_emergency", "utter_emergency_crisis", "utter_level_emergency", "utter_language_not_read"}
 
 
 def texts(name):

@@ -1,5 +1,5 @@
 """RedFlagPolicy on real Rasa trackers and the real domain: what it predicts, and what it leaves to
-the other policies. (The decision itself is tested in test_triage.py.)"""
+the other policies. (The decision itself is tested in test_triage.py and test_red_flag_check.py.)"""
 from __future__ import annotations
 
 import pytest
@@ -20,9 +20,10 @@ def policy():
     return RedFlagPolicy({"priority": 7}, None, None, ExecutionContext(GraphSchema({}), "test"))
 
 
-def said(text="...", intent="greet", present=(), absent=(), unsure=()):
+def said(text="...", intent="greet", present=(), absent=(), unsure=(), model=None):
     findings = {"present": list(present), "absent": list(absent), "unsure": list(unsure)}
-    return [UserUttered(text, {"name": intent, "confidence": 0.9}, parse_data={"findings": findings})]
+    parse = {"findings": findings, **({"red_flag_model": model} if model else {})}
+    return [UserUttered(text, {"name": intent, "confidence": 0.9}, parse_data=parse)]
 
 
 def bot(*actions):
@@ -65,9 +66,88 @@ def test_then_the_next_steps_then_listen(policy):
 
 def test_findings_over_two_messages(policy):
     first = said("I slipped on the stairs", present=["injury"])
-    assert predicted(policy, tracker(first))[0] is None
     second = said("I can't stand on it", present=["cannot_bear_weight"])
     assert predicted(policy, tracker(first, bot("utter_greet"), second))[0] == "utter_emergency"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Triage before topic: the closed red-flag questions
+# ---------------------------------------------------------------------------------------------------
+def test_an_injury_without_a_red_flag_gets_the_questions_that_fit_before_its_topic(policy):
+    action, prediction = predicted(policy, tracker(said("I slipped on the stairs, how much is a consult?",
+                                                        "ask_msc_cost", present=["injury"])))
+    assert action == "utter_red_flag_questions" and prediction.is_no_user_prediction
+    values = slots_set(prediction)
+    assert values["red_flag_questions_asked"][:2] == ["weight_bearing", "deformity"]
+    assert "put weight on the leg" in values["red_flag_questions"]
+
+
+def test_after_the_questions_the_assistant_listens(policy):
+    asked = [SlotSet("red_flag_questions_asked", ["weight_bearing"])]
+    assert predicted(policy, tracker(said(present=["injury"]), asked,
+                                     [ActionExecuted("utter_red_flag_questions")]))[0] == ACTION_LISTEN_NAME
+
+
+def ask_then(answer_intent):
+    asked = [SlotSet("red_flag_questions", "- ..."), SlotSet("red_flag_questions_asked", ["weight_bearing", "deformity"])]
+    return tracker(said("I slipped", present=["injury"]), asked, bot("utter_red_flag_questions"),
+                   said(f"/{answer_intent}", answer_intent))
+
+
+@pytest.mark.parametrize("answer", ["affirm", "unsure"])
+def test_yes_or_not_sure_to_the_questions_is_an_emergency_that_says_which_were_asked(policy, answer):
+    action, prediction = predicted(policy, ask_then(answer))
+    assert action == "utter_emergency"
+    reasons = slots_set(prediction)["red_flag_reasons"]
+    assert "one of these applies" in reasons and "put weight on the leg" in reasons
+    assert slots_set(prediction)["triage_result"]["decided_by"] == "questions"
+
+
+def test_no_to_the_questions_leaves_the_turn_to_the_rules_and_asks_nothing_again(policy):
+    assert predicted(policy, ask_then("deny"))[0] is None
+
+
+def test_a_thank_you_after_a_described_problem_asks_nothing(policy):
+    done = bot("utter_red_flag_questions")
+    assert predicted(policy, tracker(said(present=["injury"]), done, said("thanks", "thank")))[0] is None
+
+
+def test_an_urgent_problem_with_a_half_met_emergency_gets_the_urgent_reply_then_the_missing_question(policy):
+    first = said("heard a pop at football and it's swollen", present=["pop", "swelling"])
+    assert predicted(policy, tracker(first))[0] == "utter_urgent_care"
+    action, prediction = predicted(policy, tracker(first, [ActionExecuted("utter_urgent_care")]))
+    assert action == "utter_red_flag_questions"
+    assert "swelled_fast" in slots_set(prediction)["red_flag_questions_asked"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# The learned second opinion, and messages that cannot be read
+# ---------------------------------------------------------------------------------------------------
+def test_the_classifier_escalates_on_its_own_above_its_threshold(policy):
+    sure = {"emergency": 0.97, "urgent": 0.0, "crisis": 0.0, "kind": "dvt"}
+    action, prediction = predicted(policy, tracker(said("my leg's gone all funny", model=sure)))
+    assert action == "utter_emergency"
+    assert "blood clot" in slots_set(prediction)["red_flag_reasons"]
+    assert slots_set(prediction)["triage_result"]["decided_by"] == "model"
+    unsure = {**sure, "emergency": 0.2}
+    assert predicted(policy, tracker(said("my leg's gone all funny", model=unsure)))[0] is None
+
+
+def test_the_classifier_leaning_to_an_emergency_asks_its_questions(policy):
+    leaning = {"emergency": 0.5, "urgent": 0.0, "crisis": 0.0, "kind": "dvt"}
+    action, prediction = predicted(policy, tracker(said("my leg's gone all funny", model=leaning)))
+    assert action == "utter_red_flag_questions"
+    assert slots_set(prediction)["red_flag_questions_asked"] == ["calf"]
+
+
+def test_a_crisis_the_classifier_sees_gets_the_crisis_line(policy):
+    crisis = {"emergency": 0.95, "urgent": 0.0, "crisis": 0.9, "kind": "suicide_or_self_harm"}
+    assert predicted(policy, tracker(said("what's the point anymore", model=crisis)))[0] == "utter_emergency_crisis"
+
+
+def test_a_message_the_assistant_cannot_read_gets_the_notice_with_the_number(policy):
+    assert predicted(policy, tracker(said("무릎뼈가 옆으로 빠졌는데 다시 안 들어가요")))[0] == "utter_language_not_read"
+    assert predicted(policy, tracker(said("Me caí y no puedo caminar")))[0] != "utter_language_not_read"
 
 
 def test_thanks_after_an_escalation_is_not_escalated_again(policy):

@@ -7,7 +7,7 @@ from rasa_sdk.events import SlotSet
 
 from actions.forms import ActionStartSelfCheck, ValidateSelfCheckForm
 from clinical.self_check import question_slots
-from actions.triage_replies import ActionSelfCheckSummary, ActionTriageNextSteps
+from actions.triage_replies import ActionAfterRedFlagQuestions, ActionSelfCheckSummary, ActionTriageNextSteps
 from tests.conftest import make_tracker, user_event
 
 NO_ANSWERS = {slot: None for slot in question_slots()}
@@ -156,3 +156,29 @@ def test_stopping_keeps_the_result_and_says_what_to_do_when_it_matters(domain, d
     assert "today" in dispatcher.messages[1]["text"]
     record = slot_values(events)["triage_result"]
     assert record["stopped_early"] and record["level"] == "urgent" and record["answers"]["sc_locked"] == "yes"
+
+
+# --- after the closed red-flag questions (actions/triage_replies.py) ----------------------------
+def asked_about(message_event):
+    return [message_event, {"event": "slot", "name": "red_flag_questions_asked", "value": ["weight_bearing"]},
+            {"event": "action", "name": "utter_red_flag_questions"}, {"event": "action", "name": "action_listen"}]
+
+
+def test_no_to_the_red_flag_questions_answers_the_question_the_message_asked(domain, dispatcher):
+    asked = user_event("I slipped, how much does stem cell therapy cost?", "ask_msc_cost",
+                       findings={"present": ["injury"], "absent": [], "unsure": []})
+    tracker = make_tracker(domain, "/deny", "deny", history=asked_about(asked))
+    events = ActionAfterRedFlagQuestions().run(dispatcher, tracker, domain)
+    assert dispatcher.messages[0]["response"] == "utter_no_red_flag_now"
+    assert "About your question (" in dispatcher.messages[1]["text"] and "Source" in dispatcher.messages[1]["text"]
+    assert slot_values(events) == {"red_flag_questions_asked": None}
+
+
+def test_no_to_the_red_flag_questions_about_a_described_problem_offers_the_self_check(domain, dispatcher):
+    described = user_event("my knee hurts on the stairs", "ask_knee_pain_symptoms", confidence=0.2,
+                           ranking=[{"name": "nlu_fallback", "confidence": 0.7}],
+                           findings={"present": ["knee_pain"], "absent": [], "unsure": []})
+    described["parse_data"]["intent"] = {"name": "nlu_fallback", "confidence": 0.7}
+    tracker = make_tracker(domain, "/deny", "deny", history=asked_about(described))
+    ActionAfterRedFlagQuestions().run(dispatcher, tracker, domain)
+    assert [m.get("response") for m in dispatcher.messages] == ["utter_no_red_flag_now", "utter_offer_self_check"]
