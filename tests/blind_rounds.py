@@ -282,10 +282,32 @@ def score(round_: Round, outcome: Outcome) -> Card:
     )
 
 
+FIRST_RUN = "first_run.json"
+
+
+def first_run(name: str) -> Optional[dict]:
+    """A round's first-run figures, recorded before anything was tuned on it (--record)."""
+    path = BLIND_DIR / name / FIRST_RUN
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def card_from_dict(record: dict) -> "Card":
+    fields = {k: (tuple(v) if isinstance(v, list) and k not in LIST_FIELDS else v) for k, v in record.items()}
+    fields["per_kind"] = {k: tuple(v) for k, v in record["per_kind"].items()}
+    fields["by_writer"] = {k: tuple(v) for k, v in record["by_writer"].items()}
+    fields["by_who"] = {k: tuple(v) for k, v in record["by_who"].items()}
+    return Card(**fields)
+
+
+LIST_FIELDS = ("missed", "over_triaged", "urgent_missed", "conversations_missed")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("round", nargs="?", help="round name (default: the latest)")
     parser.add_argument("--json", type=Path, help="write the card and every reply's kind here")
+    parser.add_argument("--record", action="store_true",
+                        help=f"keep this run as the round's first-run figures (roundN/{FIRST_RUN}); refused if kept")
     args = parser.parse_args(argv)
     name = args.round or rounds()[-1]
     import tempfile
@@ -303,6 +325,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print("\n".join(card.lines()))
     print(f"\nmissed: {card.missed}\nover-triaged: {card.over_triaged}\nurgent missed: {card.urgent_missed}"
           f"\nconversations missed: {card.conversations_missed}")
+    if args.record:
+        target = BLIND_DIR / name / FIRST_RUN
+        if target.exists():
+            print(f"{target} exists: a round has one first run", file=sys.stderr)
+            return 2
+        import subprocess
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        target.write_text(json.dumps({"round": name, "measured": f"main at {commit}",
+                                      "command": f".venv/bin/python -m tests.blind_rounds {name} --record",
+                                      "card": card.as_dict()}, indent=1, default=list))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"card": card.as_dict(), "single": outcome.single, "turns": outcome.turns},

@@ -141,3 +141,28 @@ def test_crisis_line_with_the_action_server_down(assistant_without_actions):
     replies = assistant_without_actions.say(new_sender(), "my knee pain is so bad I want to end it all")
     first = texts(replies)[0]
     assert is_emergency(first) and "988" in first
+
+
+# --- triage before topic: the closed red-flag questions ------------------------------------------
+def test_a_described_injury_gets_the_closed_questions_first_then_no_gets_its_question_answered(assistant):
+    sender = new_sender()
+    first = texts(assistant.say(sender, "I slipped on the stairs this morning. How much does stem cell therapy cost?"))
+    assert "check this isn't an emergency" in first[0] and "put weight on the leg" in first[0]
+    assert not any("$5000" in t for t in first)  # the topic waits for the answer
+    after = texts(assistant.say(sender, "/deny"))
+    assert "doesn't sound like an emergency" in after[0]
+    assert any("$5000" in t and t.startswith("About your question (") for t in after)
+    assert not any(is_emergency(t) for t in after)
+
+
+def test_yes_to_the_closed_questions_is_an_emergency_even_without_the_action_server(assistant_without_actions):
+    sender = new_sender()
+    asked_first = texts(assistant_without_actions.say(sender, "my son fell off the trampoline and hurt his knee"))
+    assert "check this isn't an emergency" in asked_first[0]
+    reply = texts(assistant_without_actions.say(sender, "yes"))[0]
+    assert is_emergency(reply) and "one of these applies" in reply
+
+
+def test_a_message_in_a_script_the_assistant_cannot_read_gets_the_emergency_number(assistant_without_actions):
+    reply = texts(assistant_without_actions.say(new_sender(), "무릎뼈가 옆으로 빠졌는데 다시 안 들어가요"))[0]
+    assert EMERGENCY_NUMBER in reply and "only read English" in reply

@@ -1,4 +1,5 @@
-"""The red-flag vignette sets (tests/vignettes/) are well-formed, big enough, and held out.
+"""The red-flag vignette sets (tests/vignettes/, and the blind rounds) are well-formed, big enough,
+and held out of every training set.
 
 They measure the red-flag check (tests/test_vignettes.py runs the assistant over them: recall must
 be 100%, over-triage at most 10%).
@@ -6,9 +7,13 @@ be 100%, over-triage at most 10%).
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import yaml
 
+from clinical.red_flag_check import kind_concerns
+from clinical.red_flag_model import load_corpus
 from clinical.triage import Level
+from tests.blind_rounds import load_round, rounds
 from tests.nlu_sets import TRAINING_FILES, comparable, read_examples
 
 VIGNETTES = Path(__file__).resolve().parent / "vignettes"
@@ -52,3 +57,32 @@ def test_no_vignette_is_in_the_training_data():
     texts = [v["text"] for v in SINGLE + SINGLE_2] + [turn for c in CONVERSATIONS + CONVERSATIONS_2 for turn in c["turns"]]
     long_enough = [t for t in texts if len(t.split()) > 3]  # "yes", "hi" are everyone's words
     assert [t for t in long_enough if comparable(t) in training] == []
+
+
+# --- the blind rounds (tests/vignettes/blind/) ------------------------------------------------------
+
+URGENT_KINDS = {"locked_knee", "giving_way_with_falls", "pop_with_swelling_or_instability"}
+
+
+@pytest.mark.parametrize("name", rounds())
+def test_a_blind_round_is_as_big_and_as_varied_as_the_brief_asks(name):
+    round_ = load_round(name)
+    ids = [v.id for v in round_.vignettes] + [c.id for c in round_.conversations]
+    assert len(ids) == len(set(ids))
+    emergencies = [v for v in round_.vignettes if v.level == "emergency"]
+    assert len(emergencies) >= 250 and {v.kind for v in emergencies} == set(kind_concerns())
+    assert len([v for v in round_.vignettes if v.level in ("see_clinician", "self_care_info")]) >= 150
+    urgent = [v for v in round_.vignettes if v.level == "urgent"]
+    assert len(urgent) >= 40 and {v.kind for v in urgent} == URGENT_KINDS
+    assert len(round_.conversations) >= 40 and len(round_.writers) >= 3
+    for conversation in round_.conversations:
+        at = conversation.escalate_at
+        assert at is None or 1 <= at <= len(conversation.turns), conversation.id
+
+
+def test_no_blind_message_is_in_any_training_data():
+    training = {comparable(text) for _, text in read_examples(TRAINING_FILES)}
+    training |= {comparable(example.text) for example in load_corpus()}
+    blind = [v.text for name in rounds() for v in load_round(name).vignettes]
+    blind += [t for name in rounds() for c in load_round(name).conversations for t in c.turns]
+    assert [t for t in blind if len(t.split()) > 3 and comparable(t) in training] == []
