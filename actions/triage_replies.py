@@ -148,6 +148,10 @@ class ActionAfterRedFlagQuestions(Action):
         return "action_after_red_flag_questions"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        if _same_day_reply_before_the_questions(tracker):
+            # the same-day advice, its reasons and the answer were given before the questions
+            dispatcher.utter_message(response="utter_not_an_emergency_but_today")
+            return [SlotSet("red_flag_questions_asked", None)]
         dispatcher.utter_message(response="utter_no_red_flag_now")
         asked = _message_before_the_questions(tracker)
         topic = load_library().topic_for_intent(_asked_topic(tracker, asked)) if asked else None
@@ -158,15 +162,26 @@ class ActionAfterRedFlagQuestions(Action):
         return [SlotSet("red_flag_questions_asked", None)]
 
 
-def _message_before_the_questions(tracker: Tracker) -> Optional[Dict[str, Any]]:
-    """The parse data of the user message the red-flag questions were asked about."""
+def _since_the_question_was_raised(tracker: Tracker) -> List[Dict[str, Any]]:
+    """The events from the user message the red-flag questions were asked about to the questions."""
     asked_at = None
     for i, event in enumerate(tracker.events):
         if event.get("event") == "action" and event.get("name") == "utter_red_flag_questions":
             asked_at = i
     if asked_at is None:
-        return None
-    for event in reversed(tracker.events[:asked_at]):
-        if event.get("event") == "user":
-            return event.get("parse_data") or {}
-    return None
+        return []
+    for start in range(asked_at - 1, -1, -1):
+        if tracker.events[start].get("event") == "user":
+            return list(tracker.events[start:asked_at])
+    return []
+
+
+def _message_before_the_questions(tracker: Tracker) -> Optional[Dict[str, Any]]:
+    """The parse data of the user message the red-flag questions were asked about."""
+    events = _since_the_question_was_raised(tracker)
+    return (events[0].get("parse_data") or {}) if events else None
+
+
+def _same_day_reply_before_the_questions(tracker: Tracker) -> bool:
+    return any(e.get("event") == "action" and e.get("name") == "utter_urgent_care"
+               for e in _since_the_question_was_raised(tracker))

@@ -31,7 +31,7 @@ from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequ
 
 import yaml
 from spacy.language import Language
-from spacy.matcher import Matcher
+from spacy.matcher import Matcher, PhraseMatcher
 from spacy.pipeline import Sentencizer
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
@@ -154,9 +154,18 @@ class FindingExtractor:
         # its own; the others are combined by frames.yml.
         self.lexicon: Lexicon = load_lexicon(lexicon_dir)
         compiler = TermCompiler(nlp, self.lexicon)
+        # Plain terms (words, alternatives, optional words) go to a PhraseMatcher, whose cost does not
+        # grow with the number of terms; terms with gaps, repeats or regular expressions to a Matcher.
         self.concept_matcher = Matcher(nlp.vocab, validate=True)
+        self.concept_phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
         for concept in self.lexicon.concepts.values():
-            self.concept_matcher.add(CONCEPT_LABEL + concept.name, compiler.concept_patterns(concept))
+            label = CONCEPT_LABEL + concept.name
+            for pattern in compiler.concept_patterns(concept):
+                phrases = compiler.phrases(pattern)
+                if phrases is None:
+                    self.concept_matcher.add(label, [pattern])
+                else:
+                    self.concept_phrases.add(label, [Doc(nlp.vocab, words=list(words)) for words in phrases])
         self.frames = load_frames(frames_file, self.lexicon)
         self.codes = tuple(dict.fromkeys([*self.spec["findings"],
                                           *(f for c in self.lexicon.concepts.values() for f in c.findings),
@@ -274,7 +283,7 @@ class FindingExtractor:
 
     def _concept_spans(self, doc: Doc) -> List[Span]:
         by_concept: Dict[str, List[Span]] = {}
-        for match_id, start, end in self.concept_matcher(doc):
+        for match_id, start, end in [*self.concept_matcher(doc), *self.concept_phrases(doc)]:
             label = self.nlp.vocab.strings[match_id]
             by_concept.setdefault(label, []).append(Span(doc, start, end, label=label))
         spans = [span for spans in by_concept.values() for span in filter_spans(spans)]

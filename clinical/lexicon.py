@@ -39,6 +39,7 @@ from spacy.language import Language
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicon"
 WORDS_FILE = LEXICON_DIR / "words.yml"
 FILLER_WORDS = 3
+MAX_PHRASES = 500  # a term that expands to more word sequences than this stays a Matcher pattern
 # How spaCy writes the "not" of a contraction: can't, cant, can not.
 NEGATIONS = ("n't", "nt", "n’t", "not")
 # Words a `~` gap never crosses: they start a new clause or reverse it.
@@ -175,6 +176,28 @@ class TermCompiler:
         if not any(token.get("OP") in (None, "+") for token in pattern):
             raise ValueError(f"{term!r}: every item is optional")
         return pattern
+
+    @staticmethod
+    def phrases(pattern: Sequence[Dict[str, Any]], limit: int = MAX_PHRASES) -> Optional[List[Tuple[str, ...]]]:
+        """The word sequences a pattern matches, when it is only words, alternatives and optional
+        words: those are matched with spaCy's PhraseMatcher, whose cost does not grow with the number
+        of terms. None for a pattern with gaps, repeats or regular expressions, or too many sequences."""
+        sequences: List[Tuple[str, ...]] = [()]
+        for token in pattern:
+            if set(token) - {"LOWER", "OP"} or token.get("OP") not in (None, "?"):
+                return None
+            value = token["LOWER"]
+            if isinstance(value, str):
+                words = [value]
+            elif set(value) == {"IN"}:
+                words = list(value["IN"])
+            else:
+                return None
+            options = [(w,) for w in words] + ([()] if token.get("OP") == "?" else [])
+            sequences = [seq + option for seq in sequences for option in options]
+            if len(sequences) > limit:
+                return None
+        return [seq for seq in sequences if seq]
 
     def concept_patterns(self, concept: Concept) -> List[List[Dict[str, Any]]]:
         patterns = []

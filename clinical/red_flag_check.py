@@ -22,7 +22,7 @@ import yaml
 
 from clinical.red_flag_model import CRISIS_KIND, Opinion
 from clinical.self_check import Said, earlier_and_latest
-from clinical.triage import Findings, Level, Reason, Status, TriageResult, escalation, triage
+from clinical.triage import Findings, Level, Reason, Rule, Status, TriageResult, escalation, load_rules, triage
 
 QUESTIONS_FILE = Path(__file__).resolve().parent / "content" / "red_flag_questions.yml"
 KINDS_FILE = Path(__file__).resolve().parent / "content" / "red_flag_kinds.yml"
@@ -44,9 +44,12 @@ class Question:
 class Thresholds:
     """The classifier's thresholds (config.yml, chosen by scripts/tune_red_flag_model.py)."""
 
-    emergency: float = 0.6
+    emergency: float = 0.85
     urgent: float = 0.6
     ask: float = 0.3
+    # A crisis is escalated at a lower probability: its reply (the 988 line) costs little when
+    # wrong, and a missed crisis is the worst miss there is.
+    crisis: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -104,33 +107,41 @@ def decide(said: Sequence[Said], opinion: Optional[Opinion] = None, thresholds: 
 
     if result is not None and result.is_emergency:
         return Decision(result, (), known, source)
-    questions = questions_to_ask(earlier, latest, opinion, thresholds, tuple(asked_before) + tuple(answered))
+    questions = questions_to_ask(earlier, latest, opinion, thresholds, tuple(asked_before) + tuple(answered),
+                                 only_completing=result is not None)
     return Decision(result, questions, known, source)
 
 
 def questions_to_ask(earlier: Findings, latest: Findings, opinion: Optional[Opinion] = None,
-                     thresholds: Thresholds = Thresholds(), asked_before: Collection[str] = ()) -> Tuple[Question, ...]:
+                     thresholds: Thresholds = Thresholds(), asked_before: Collection[str] = (),
+                     only_completing: bool = False) -> Tuple[Question, ...]:
     """The closed red-flag questions that fit what the latest message described, when their "yes"
-    would make an emergency with what is already known. None when the latest message describes
-    nothing (a "thanks" after a symptom asks nothing again)."""
+    would make an emergency with what is already known. Those that complete an emergency rule the
+    conversation already half meets come first; with `only_completing` (after a same-day reply), only
+    those. None when the latest message describes nothing (a "thanks" after a symptom asks nothing)."""
     known = earlier.merged(latest)
     current = {code for code in latest.statuses if latest.possible(code)}
     leaning = opinion.kind if opinion is not None and opinion.emergency >= thresholds.ask else None
-    chosen = []
+    completing, others = [], []
     for question in load_questions():
         if question.id in asked_before or any(known.status(code) is not None for code in question.findings):
             continue
         fits = bool(current & set(question.fits)) or (leaning is not None and leaning in question.kinds)
         if not fits or any(known.possible(code) for code in question.unless):
             continue
-        if _yes_makes_an_emergency(known, question):
-            chosen.append(question)
-    return tuple(chosen[:MAX_QUESTIONS])
+        completed = _emergency_rules_a_yes_fires(known, question)
+        if any(rule.findings & current for rule in completed):
+            completing.append(question)
+        elif completed and not only_completing:
+            others.append(question)
+    return tuple((completing + others)[:MAX_QUESTIONS])
 
 
-def _yes_makes_an_emergency(known: Findings, question: Question) -> bool:
+def _emergency_rules_a_yes_fires(known: Findings, question: Question) -> Tuple[Rule, ...]:
+    """The emergency rules a "yes" to this question would fire that do not fire now."""
     with_yes = known.merged(Findings({code: Status.UNSURE for code in question.findings}))
-    return triage(with_yes).is_emergency and not triage(known).is_emergency
+    return tuple(rule for rule in load_rules()
+                 if rule.level is Level.EMERGENCY and rule.fires(with_yes) and not rule.fires(known))
 
 
 def _answered_yes(result: TriageResult, questions: Sequence[Question]) -> TriageResult:
@@ -142,11 +153,12 @@ def _answered_yes(result: TriageResult, questions: Sequence[Question]) -> Triage
 
 
 def _model_escalation(opinion: Opinion, thresholds: Thresholds) -> Optional[TriageResult]:
-    crisis = opinion.kind == CRISIS_KIND or opinion.crisis >= thresholds.emergency
-    if opinion.emergency >= thresholds.emergency:
-        concern = kind_concerns().get(opinion.kind, "a serious problem")
-        reason = Reason(f"model:{opinion.kind}", Level.EMERGENCY, f"what you describe could be a sign of {concern}",
-                        concern)
+    crisis = opinion.crisis >= thresholds.crisis
+    if opinion.emergency >= thresholds.emergency or crisis:
+        crisis = crisis or opinion.kind == CRISIS_KIND
+        kind = CRISIS_KIND if crisis and opinion.emergency < thresholds.emergency else opinion.kind
+        concern = kind_concerns().get(kind, "a serious problem")
+        reason = Reason(f"model:{kind}", Level.EMERGENCY, f"what you describe could be a sign of {concern}", concern)
         return TriageResult(Level.EMERGENCY, (reason,), crisis, _now())
     if opinion.urgent >= thresholds.urgent:
         reason = Reason("model:urgent", Level.URGENT, "what you describe may need a clinician to check it today",

@@ -13,10 +13,11 @@ This class only reads the tracker and says which action comes next:
                 the same advice before its next question instead (only an emergency stops the form);
   not read   -> utter_language_not_read, for a message in a script the assistant cannot read (it
                 may be an emergency: the notice names the number); then listen;
-  questions  -> utter_red_flag_questions (a domain response: "Right now, do any of these apply?"),
-                after an urgent reply too when an emergency rule is half met; then listen;
+  questions  -> utter_red_flag_questions (a domain response: "Right now, does any of this apply?"),
+                then listen;
   then       -> action_triage_next_steps (reasons, booking, and the answer to any question the message
-                also asked), then listen.
+                also asked); after a same-day reply whose message half meets an emergency rule, the
+                question for the missing finding; then listen.
 
 The reasons (plain words), the structured result and the questions asked are written to slots by
 the prediction itself, so they are stored with the conversation even when the action server is down.
@@ -61,14 +62,15 @@ class RedFlagPolicy(Policy):
         # are set in config.yml (scripts/tune_red_flag_model.py chooses them).
         defaults = Thresholds()
         return {"priority": 7, "model_emergency_threshold": defaults.emergency,
-                "model_urgent_threshold": defaults.urgent, "model_ask_threshold": defaults.ask}
+                "model_urgent_threshold": defaults.urgent, "model_ask_threshold": defaults.ask,
+                "model_crisis_threshold": defaults.crisis}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  execution_context: ExecutionContext, featurizer=None) -> None:
         super().__init__(config, model_storage, resource, execution_context, featurizer)
         config = {**self.get_default_config(), **config}
         self.thresholds = Thresholds(config["model_emergency_threshold"], config["model_urgent_threshold"],
-                                     config["model_ask_threshold"])
+                                     config["model_ask_threshold"], config["model_crisis_threshold"])
 
     def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
         return self._resource  # nothing to learn here: the rules are data, the classifier is its own component
@@ -87,16 +89,15 @@ class RedFlagPolicy(Policy):
                 return self._escalate(decision, form_active, domain)
             if decision.questions and not form_active:
                 return self._ask(decision, domain)
-        elif last_action == UTTER_URGENT:
-            decision = self._decide(tracker)
-            if decision.questions and not form_active:
-                return self._ask(decision, domain)
-            return self._predict(ACTION_NEXT_STEPS, domain)
         elif last_action in ESCALATIONS:
             return self._predict(ACTION_NEXT_STEPS, domain)
         elif last_action in (ASK_ACTION, UTTER_NOT_READ):
             return self._predict(ACTION_LISTEN_NAME, domain)
         elif last_action == ACTION_NEXT_STEPS and self._previous_action(tracker) in ESCALATIONS:
+            if self._previous_action(tracker) == UTTER_URGENT and not form_active:
+                decision = self._decide(tracker)
+                if decision.questions:  # the missing finding of a half-met emergency, at once
+                    return self._ask(decision, domain)
             return self._predict(ACTION_LISTEN_NAME, domain)
         return self._prediction(self._default_predictions(domain))
 

@@ -5,8 +5,9 @@ are chosen here on the spent vignette rounds (tests/vignettes/: rounds 1 and 2, 
 whose failures have been read), which it never sees in training, together with the rules, as the
 assistant uses them: either may escalate. For each threshold the table shows, over those rounds:
   * emergencies escalated by the rules or the classifier (single messages);
-  * non-emergencies escalated (over-triage), single messages and the turns of conversations before
-    their red flag (a message that only sets the scene must not be escalated);
+  * non-emergencies escalated (over-triage);
+  * the turns of conversations before their red flag that are escalated (a message that only sets
+    the scene, "I slipped on the ice an hour ago", should get the closed questions, not the alarm);
   * urgent messages given same-day advice or more.
 It also reports the classifier alone with leave-one-writer-out cross-validation on the corpus, the
 estimate of how it does on a writer it has never read.
@@ -28,7 +29,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 VIGNETTES = ROOT / "tests" / "vignettes"
-GRID = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
+GRID = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97)
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Item:
     rule: str            # the rules' level for the message on its own
     p_emergency: float = 0.0
     p_urgent: float = 0.0
+    p_crisis: float = 0.0
 
 
 def development_items(extract) -> List[Item]:
@@ -61,7 +63,7 @@ def development_items(extract) -> List[Item]:
             for turn, text in enumerate(conversation["turns"], start=1):
                 if at is not None and turn > at:
                     break
-                level = (conversation.get("level") or "emergency") if turn == at else "not"
+                level = (conversation.get("level") or "emergency") if turn == at else "scene"
                 items.append(Item(str(text), level, extract(str(text))))
     return items
 
@@ -74,19 +76,21 @@ def unspent_rounds() -> Sequence[str]:
     return tuple(line.strip() for line in listed.read_text().splitlines() if line.strip() and not line.startswith("#"))
 
 
-def rates(items: Sequence[Item], threshold: float, urgent_threshold: float) -> dict:
+def rates(items: Sequence[Item], threshold: float, urgent_threshold: float, crisis_threshold: float = 2.0) -> dict:
     def escalated(item: Item) -> bool:
-        return item.rule == "emergency" or item.p_emergency >= threshold
+        return item.rule == "emergency" or item.p_emergency >= threshold or item.p_crisis >= crisis_threshold
 
     emergencies = [i for i in items if i.level == "emergency"]
     others = [i for i in items if i.level == "not"]
+    scenes = [i for i in items if i.level == "scene"]
     urgents = [i for i in items if i.level == "urgent"]
     return {
         "recall": sum(map(escalated, emergencies)) / len(emergencies),
         "over": sum(map(escalated, others)) / len(others),
+        "scene": sum(map(escalated, scenes)) / max(len(scenes), 1),
         "urgent": sum(escalated(i) or i.rule == "urgent" or i.p_urgent >= urgent_threshold for i in urgents)
         / max(len(urgents), 1),
-        "n": (len(emergencies), len(others), len(urgents)),
+        "n": (len(emergencies), len(others), len(urgents), len(scenes)),
     }
 
 
@@ -95,6 +99,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--max-over-triage", type=float, default=0.05,
                         help="over-triage allowed on development data (the assistant's limit is 0.10)")
     parser.add_argument("--urgent-threshold", type=float, default=0.6)
+    parser.add_argument("--crisis-threshold", type=float, default=0.5)
     parser.add_argument("--skip-cross-validation", action="store_true")
     args = parser.parse_args(argv)
 
@@ -134,19 +139,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     model = RedFlagModel().fit([normalise(t) for t in texts], labels)
     items = development_items(rule_level)
     for item, opinion in zip(items, model.opinions([normalise(i.text) for i in items])):
-        item.p_emergency, item.p_urgent = opinion.emergency, opinion.urgent
-    n_e, n_o, n_u = rates(items, 1.0, 1.0)["n"]
-    print(f"\nDevelopment rounds ({n_e} emergencies, {n_o} non-emergency messages and scene-setting turns, "
-          f"{n_u} urgent), rules or classifier:")
-    print("  threshold  recall  over-triage  urgent recall")
+        item.p_emergency, item.p_urgent, item.p_crisis = opinion.emergency, opinion.urgent, opinion.crisis
+    n_e, n_o, n_u, n_s = rates(items, 1.0, 1.0)["n"]
+    print(f"\nDevelopment rounds ({n_e} emergencies, {n_o} non-emergency messages, {n_s} conversation turns "
+          f"that only set the scene before a red flag, {n_u} urgent), rules or classifier:")
+    print("  threshold  recall  over-triage  scene turns escalated  urgent recall")
     chosen = None
     for threshold in GRID:
-        r = rates(items, threshold, args.urgent_threshold)
-        print(f"  {threshold:9.2f}  {r['recall']:.3f}   {r['over']:.3f}        {r['urgent']:.3f}")
+        r = rates(items, threshold, args.urgent_threshold, args.crisis_threshold)
+        print(f"  {threshold:9.2f}  {r['recall']:.3f}   {r['over']:.3f}        {r['scene']:.3f}"
+              f"                  {r['urgent']:.3f}")
         if chosen is None and r["over"] <= args.max_over_triage:
             chosen = threshold
     rules_only = rates(items, 2.0, 2.0)
-    print(f"  rules only {rules_only['recall']:.3f}   {rules_only['over']:.3f}        {rules_only['urgent']:.3f}")
+    print(f"  rules only {rules_only['recall']:.3f}   {rules_only['over']:.3f}        {rules_only['scene']:.3f}"
+          f"                  {rules_only['urgent']:.3f}")
     print(f"\nLowest emergency threshold with over-triage <= {args.max_over_triage:.2f}: {chosen}")
     return 0
 

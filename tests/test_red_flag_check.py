@@ -10,7 +10,7 @@ from clinical.red_flag_model import Opinion
 from clinical.self_check import Said
 from clinical.triage import Findings, Level, Status, load_rules, triage
 
-THRESHOLDS = Thresholds(emergency=0.75, urgent=0.6, ask=0.3)
+THRESHOLDS = Thresholds(emergency=0.75, urgent=0.6, ask=0.3, crisis=0.5)
 
 
 def turns(*findings: Findings):
@@ -110,3 +110,18 @@ def test_every_question_names_real_findings_and_the_kinds_the_classifier_knows()
         assert set(question.findings) <= codes, question.id
         assert set(question.kinds) <= kinds, question.id
         assert question.text and not question.text.endswith(".")
+
+
+def test_a_crisis_is_escalated_at_its_own_lower_threshold():
+    said = turns(Findings())
+    decision = decide(said, opinion(0.6, "suicide_or_self_harm", crisis=0.55), THRESHOLDS)
+    assert decision.escalation.crisis_line and decision.source == "model"
+    assert "crisis" in decision.escalation.reasons[0].text
+    assert decide(said, opinion(0.6, "suicide_or_self_harm", crisis=0.45), THRESHOLDS).escalation is None
+
+
+def test_after_a_same_day_reply_only_questions_that_complete_a_half_met_emergency_are_asked():
+    locked = Findings.of(present=["locked"])
+    decision = decide(turns(locked))
+    assert decision.escalation.level is Level.URGENT
+    assert [q.id for q in decision.questions] == ["pop_or_fall"]

@@ -115,7 +115,9 @@ def test_a_thank_you_after_a_described_problem_asks_nothing(policy):
 def test_an_urgent_problem_with_a_half_met_emergency_gets_the_urgent_reply_then_the_missing_question(policy):
     first = said("heard a pop at football and it's swollen", present=["pop", "swelling"])
     assert predicted(policy, tracker(first))[0] == "utter_urgent_care"
-    action, prediction = predicted(policy, tracker(first, [ActionExecuted("utter_urgent_care")]))
+    replied = [ActionExecuted("utter_urgent_care")]
+    assert predicted(policy, tracker(first, replied))[0] == "action_triage_next_steps"
+    action, prediction = predicted(policy, tracker(first, replied, [ActionExecuted("action_triage_next_steps")]))
     assert action == "utter_red_flag_questions"
     assert "swelled_fast" in slots_set(prediction)["red_flag_questions_asked"]
 

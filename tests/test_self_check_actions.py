@@ -182,3 +182,13 @@ def test_no_to_the_red_flag_questions_about_a_described_problem_offers_the_self_
     tracker = make_tracker(domain, "/deny", "deny", history=asked_about(described))
     ActionAfterRedFlagQuestions().run(dispatcher, tracker, domain)
     assert [m.get("response") for m in dispatcher.messages] == ["utter_no_red_flag_now", "utter_offer_self_check"]
+
+
+def test_no_after_a_same_day_reply_keeps_the_same_day_advice(domain, dispatcher):
+    locked = user_event("my knee locked this morning", "ask_knee_pain_symptoms",
+                        findings={"present": ["locked"], "absent": [], "unsure": []})
+    history = [locked, {"event": "action", "name": "utter_urgent_care"},
+               {"event": "action", "name": "action_triage_next_steps"}] + asked_about(locked)[1:]
+    tracker = make_tracker(domain, "/deny", "deny", history=history)
+    ActionAfterRedFlagQuestions().run(dispatcher, tracker, domain)
+    assert [m.get("response") for m in dispatcher.messages] == ["utter_not_an_emergency_but_today"]
