@@ -85,8 +85,8 @@ def rates(items: Sequence[Item], threshold: float, urgent_threshold: float, cris
     scenes = [i for i in items if i.level == "scene"]
     urgents = [i for i in items if i.level == "urgent"]
     return {
-        "recall": sum(map(escalated, emergencies)) / len(emergencies),
-        "over": sum(map(escalated, others)) / len(others),
+        "recall": sum(map(escalated, emergencies)) / max(len(emergencies), 1),
+        "over": sum(map(escalated, others)) / max(len(others), 1),
         "scene": sum(map(escalated, scenes)) / max(len(scenes), 1),
         "urgent": sum(escalated(i) or i.rule == "urgent" or i.p_urgent >= urgent_threshold for i in urgents)
         / max(len(urgents), 1),
@@ -123,17 +123,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # The NLU training messages, as the Rasa component gets them (components/red_flag_classifier.py).
     ordinary = [m.get("text") for m in load_data(str(ROOT / "data" / "nlu")).intent_examples if m.get("text")]
     if not args.skip_cross_validation:
-        print("Leave one writer out (the classifier alone, on the writer it did not train on):")
+        print("Leave one writer out: trained without a writer, read that writer's messages (rules or classifier;"
+              " recall of emergencies / over-triage of the non-emergencies):")
+        rule_levels = {e.text: rule_level(e.text) for e in corpus}
+        pooled: List[Item] = []
         for writer in sorted({e.writer for e in corpus}):
             texts, labels = training_set([e for e in corpus if e.writer != writer], ordinary)
             model = RedFlagModel().fit([normalise(t) for t in texts], labels)
             held = [e for e in corpus if e.writer == writer]
-            opinions = model.opinions([normalise(e.text) for e in held])
-            emergencies = [o for e, o in zip(held, opinions) if e.level == "emergency"]
-            others = [o for e, o in zip(held, opinions) if e.level not in ("emergency", "urgent")]
-            cells = [f"{t}: {sum(o.emergency >= t for o in emergencies) / len(emergencies):.3f}/"
-                     f"{sum(o.emergency >= t for o in others) / len(others):.3f}" for t in GRID[::2]]
-            print(f"  {writer}: recall/over-triage at " + ", ".join(cells))
+            items = [Item(e.text, e.level if e.level in ("emergency", "urgent") else "not", rule_levels[e.text])
+                     for e in held]
+            for item, opinion in zip(items, model.opinions([normalise(e.text) for e in held])):
+                item.p_emergency, item.p_urgent, item.p_crisis = opinion.emergency, opinion.urgent, opinion.crisis
+            pooled += items
+            cells = []
+            for threshold in GRID[2::2]:
+                r = rates(items, threshold, args.urgent_threshold, args.crisis_threshold)
+                cells.append(f"{threshold}: {r['recall']:.3f}/{r['over']:.3f}" if r["n"][0] else
+                             f"{threshold}: -/{r['over']:.3f}")
+            print(f"  {writer}: " + ", ".join(cells))
+        cells = [f"{t}: {rates(pooled, t, args.urgent_threshold, args.crisis_threshold)['recall']:.3f}/"
+                 f"{rates(pooled, t, args.urgent_threshold, args.crisis_threshold)['over']:.3f}" for t in GRID[2::2]]
+        print("  all writers: " + ", ".join(cells))
 
     texts, labels = training_set(corpus, ordinary)
     model = RedFlagModel().fit([normalise(t) for t in texts], labels)
