@@ -44,7 +44,7 @@ class Question:
 class Thresholds:
     """The classifier's thresholds (config.yml, chosen by scripts/tune_red_flag_model.py)."""
 
-    emergency: float = 0.85
+    emergency: float = 0.8
     urgent: float = 0.6
     ask: float = 0.3
     # A crisis is escalated at a lower probability: its reply (the 988 line) costs little when

@@ -81,15 +81,17 @@ def label_of(example: Example) -> str:
 
 
 class RedFlagModel:
-    """Character and word n-grams of the normalised text, and a logistic regression over classes."""
+    """Character and word n-grams of the normalised text, and a logistic regression per class (one
+    against the rest, liblinear): as good as a multinomial one on the development rounds at low
+    over-triage, and six times faster to train (5 s instead of 30 s on two cores)."""
 
-    def __init__(self, regularisation: float = 10.0, max_char_features: int = 150_000, seed: int = 42) -> None:
+    def __init__(self, regularisation: float = 30.0, max_char_features: int = 150_000, seed: int = 42) -> None:
         self.chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2,
                                      max_features=max_char_features, dtype=np.float32)
         self.words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b",
                                      dtype=np.float32)
-        self.classifier = LogisticRegression(C=regularisation, max_iter=3000, class_weight="balanced",
-                                             random_state=seed)
+        self.classifier = LogisticRegression(C=regularisation, solver="liblinear", multi_class="ovr",
+                                             class_weight="balanced", random_state=seed)
         self._emergency: List[int] = []
         self._urgent: Optional[int] = None
         self._crisis: Optional[int] = None

@@ -39,7 +39,7 @@ def corpus_digest() -> str:
 class RedFlagClassifier(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"corpus_digest": corpus_digest(), "regularisation": 10.0}
+        return {"corpus_digest": corpus_digest(), "regularisation": 30.0}
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
