@@ -1,7 +1,7 @@
 """FindingExtractor: records what each message says about the patient's knee, in the parse result.
 
-A thin Rasa adapter around clinical/findings.py. It reuses the spaCy Doc that SpacyNLP already made of
-the message (our blank `en` pipeline, lowercased), so the message is tokenised once. The record it
+A thin Rasa adapter around clinical/findings.py, which normalises the message's text (spelling,
+accents) and reads it with the project's blank `en` pipeline. The record it
 adds under `findings` ({present, unsure, absent, subject, mentions}: codes and character offsets, no
 message text) is what components/red_flag_policy.py triages and what the self-check reuses instead
 of asking again.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Text, Type
 
+import spacy
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -21,8 +22,9 @@ from rasa.nlu.utils.spacy_utils import SpacyModel, SpacyNLP
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from clinical.self_check import FINDINGS_KEY
 from clinical.findings import FindingExtractor as Extractor, pattern_digest
+from clinical.self_check import FINDINGS_KEY
+from nlp.build_pipeline import load_pattern_spec, pipeline_dir
 
 SPACY_DOC_KEY = "text_spacy_doc"  # where SpacyNLP leaves the Doc of the message text
 
@@ -44,11 +46,12 @@ class FindingExtractor(GraphComponent):
         return cls()
 
     def __init__(self) -> None:
-        self._extractor: Extractor | None = None
+        # Built when the model loads, not when the first patient writes: compiling the lexicons and
+        # the spelling normaliser takes seconds. It reads the text with its own copy of the project's
+        # pipeline (the text is normalised first, so SpacyNLP's Doc of the raw text is not reused).
+        self._extractor = Extractor(spacy.load(pipeline_dir(load_pattern_spec())))
 
     def process(self, messages: List[Message], model: SpacyModel) -> List[Message]:
-        if self._extractor is None:
-            self._extractor = Extractor(model.model)
         for message in messages:
             doc = message.get(SPACY_DOC_KEY)
             text = message.get(TEXT)

@@ -68,6 +68,8 @@ class RedFlagClassifier(GraphComponent):
              execution_context: ExecutionContext, **kwargs: Any) -> "RedFlagClassifier":
         with model_storage.read_from(resource) as directory:
             model = joblib.load(directory / MODEL_FILE)
+        # Ready when the model loads, not when the first patient writes (the normaliser takes seconds).
+        model.opinion(shared_normaliser().normalise("warm up"))
         return cls(config, model_storage, resource, model)
 
     def process(self, messages: List[Message]) -> List[Message]:

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow
 QUESTIONS = ["How much does stem cell therapy cost?", "what is knee osteoarthritis?", "is it safe?",
              "what causes knee pain?", "how is the procedure done?"]
 EMERGENCY = "I fell and my knee is bent the wrong way, I can see the bone"
+MIN_MESSAGES = 3  # per background patient: a fault must meet traffic before and after it
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,14 @@ class Traffic:
         return self
 
     def __exit__(self, *exc) -> None:
-        time.sleep(1.5)
+        # Enough traffic whatever the machine's speed: every patient gets at least two more replies
+        # after the fault, and three in all, before the talk stops (a turn that waited out the
+        # outage may have taken many seconds).
+        after_fault = dict(self.sent)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not all(
+                self.sent[s] >= max(MIN_MESSAGES, after_fault[s] + 2) for s in self.senders):
+            time.sleep(0.2)
         self._stop.set()
         for thread in self._threads:
             thread.join()
@@ -74,7 +82,7 @@ class Traffic:
         assert self.problems == []
         for sender, count in self.sent.items():
             stored = [e for e in self.cluster.stored_events(sender) if e["event"] == "user"]
-            assert count > 2 and len(stored) == count, sender
+            assert count >= MIN_MESSAGES and len(stored) == count, sender
 
 
 def test_postgresql_restarted_under_traffic(cluster):
