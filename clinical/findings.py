@@ -36,7 +36,7 @@ from spacy.pipeline import Sentencizer
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from clinical.lexicon import CLAUSE_STOPPERS, LEXICON_DIR, Lexicon, TermCompiler, load_lexicon
+from clinical.lexicon import CLAUSE_STOPPERS, LEXICON_DIR, Lexicon, TermCompiler, forget_inflections, load_lexicon
 from clinical.normalise import SpellingNormaliser
 
 PATTERNS_DIR = Path(__file__).resolve().parent / "patterns"
@@ -166,6 +166,7 @@ class FindingExtractor:
                     self.concept_matcher.add(label, [pattern])
                 else:
                     self.concept_phrases.add(label, [Doc(nlp.vocab, words=list(words)) for words in phrases])
+        forget_inflections()
         self.frames = load_frames(frames_file, self.lexicon)
         self.codes = tuple(dict.fromkeys([*self.spec["findings"],
                                           *(f for c in self.lexicon.concepts.values() for f in c.findings),

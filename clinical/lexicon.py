@@ -25,7 +25,6 @@ Pure Python and spaCy: no Rasa imports.
 """
 from __future__ import annotations
 
-import functools
 import gzip
 import json
 from collections import defaultdict
@@ -39,7 +38,7 @@ from spacy.language import Language
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicon"
 WORDS_FILE = LEXICON_DIR / "words.yml"
 FILLER_WORDS = 3
-MAX_PHRASES = 500  # a term that expands to more word sequences than this stays a Matcher pattern
+MAX_PHRASES = 30  # a term expanding to more word sequences stays a Matcher pattern (memory: 30 costs ~10 MB less than 100)
 # How spaCy writes the "not" of a contraction: can't, cant, can not.
 NEGATIONS = ("n't", "nt", "n’t", "not")
 # Words a `~` gap never crosses: they start a new clause or reverse it.
@@ -110,16 +109,11 @@ def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
     return lexicon
 
 
-class TermCompiler:
-    """Turns terms into spaCy Matcher token patterns."""
-
-    def __init__(self, nlp: Language, lexicon: Lexicon) -> None:
-        self.nlp = nlp
-        self.lexicon = lexicon
-
-    @functools.cached_property
-    def _inflections(self) -> Dict[str, FrozenSet[str]]:
-        """Lemma -> the forms that have it, from the lookup table the pipeline lemmatizes with."""
+def inflections() -> Dict[str, FrozenSet[str]]:
+    """Lemma -> the forms that have it, from the lookup table the pipeline lemmatizes with. Read for
+    compiling and then let go: it is not needed while messages are read."""
+    global _INFLECTIONS
+    if _INFLECTIONS is None:
         from importlib import resources
 
         path = resources.files("spacy_lookups_data").joinpath("data/en_lemma_lookup.json.gz")
@@ -127,14 +121,30 @@ class TermCompiler:
         forms: Dict[str, set] = defaultdict(set)
         for form, lemma in table.items():
             forms[lemma.lower()].add(form.lower())
-        return {lemma: frozenset(f) for lemma, f in forms.items()}
+        _INFLECTIONS = {lemma: frozenset(f) for lemma, f in forms.items()}
+    return _INFLECTIONS
 
-    @functools.lru_cache(maxsize=None)
+
+def forget_inflections() -> None:
+    global _INFLECTIONS
+    _INFLECTIONS = None
+
+
+_INFLECTIONS: Optional[Dict[str, FrozenSet[str]]] = None
+
+
+class TermCompiler:
+    """Turns terms into spaCy Matcher token patterns."""
+
+    def __init__(self, nlp: Language, lexicon: Lexicon) -> None:
+        self.nlp = nlp
+        self.lexicon = lexicon
+
     def forms(self, word: str) -> Tuple[str, ...]:
         """The forms a written word matches: a base form all its inflections, any other form itself."""
         if word.startswith("="):
             return (word[1:],)
-        return tuple(sorted({word} | self._inflections.get(word, frozenset())))
+        return tuple(sorted({word} | inflections().get(word, frozenset())))
 
     def words_of(self, alternatives: Sequence[str]) -> List[Dict[str, Any]]:
         """The token dict for one position: any of these words."""

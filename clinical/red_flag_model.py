@@ -99,6 +99,12 @@ class RedFlagModel:
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> "RedFlagModel":
         features = hstack([self.chars.fit_transform(texts), self.words.fit_transform(texts)]).tocsr()
         self.classifier.fit(features, list(labels))
+        # Kept small in memory: the n-grams pruned by min_df are only for introspection, and
+        # single precision is plenty for the weights.
+        self.chars.stop_words_ = None
+        self.words.stop_words_ = None
+        self.classifier.coef_ = self.classifier.coef_.astype(np.float32)
+        self.classifier.intercept_ = self.classifier.intercept_.astype(np.float32)
         classes = list(self.classifier.classes_)
         self._emergency = [i for i, c in enumerate(classes) if c.startswith(EMERGENCY + ":")]
         self._urgent = classes.index(URGENT) if URGENT in classes else None
