@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Optional, Sequence, Tuple
+from typing import FrozenSet, Iterable, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
@@ -162,8 +162,14 @@ def with_implied_answers(findings: Findings) -> Findings:
     """The findings plus the self-check findings they imply ("my kneecap won't go back in" answers
     "Has your kneecap come out of place and stayed out?"), so that the red-flag check on a message
     and the self-check's summary reach the same level from the same words."""
-    implied = findings_of_answers(answers_already_given(findings, {}))
-    return findings.combined(implied)
+    return findings.combined(_implied_by(frozenset(findings.statuses.items())))
+
+
+@functools.lru_cache(maxsize=4096)
+def _implied_by(statuses: FrozenSet[Tuple[str, Status]]) -> Findings:
+    # Cached: the red-flag policy rereads every message of the conversation at each turn, and most
+    # messages carry the same few findings (or none).
+    return findings_of_answers(answers_already_given(Findings(dict(statuses)), {}))
 
 
 def next_question(findings: Findings, answers: Mapping[str, Optional[str]]) -> Optional[Question]:
