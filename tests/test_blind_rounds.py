@@ -16,18 +16,11 @@ from __future__ import annotations
 import pytest
 
 from tests.blind_rounds import card_from_dict, first_run, load_round, markers_from_domain, rounds, run, score
-from tests.servers import Assistant
+# The same limit and the same running assistant (a module-scoped fixture) as the first two rounds.
+from tests.test_vignettes import MAX_OVER_TRIAGE, assistant  # noqa: F401
 
 pytestmark = pytest.mark.slow
-MAX_OVER_TRIAGE = 0.10
 MIN_URGENT = 0.95
-
-
-@pytest.fixture(scope="module")
-def assistant(tmp_path_factory):
-    running = Assistant(tmp_path_factory.mktemp("blind")).start()
-    yield running
-    running.stop()
 
 
 def test_there_is_a_blind_round_with_its_first_run_recorded():
