@@ -20,7 +20,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from clinical.findings import shared_normaliser
+from clinical.findings import pattern_digest, shared_normaliser
 from clinical.red_flag_model import CORPUS_DIR, RedFlagModel, load_corpus, training_set
 from clinical.self_check import MODEL_KEY
 
@@ -39,7 +39,8 @@ def corpus_digest() -> str:
 class RedFlagClassifier(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"corpus_digest": corpus_digest(), "regularisation": 30.0}
+        # The lexicons too: the corpus is read through the spelling normaliser, which aims at their words.
+        return {"corpus_digest": corpus_digest(), "lexicon_digest": pattern_digest(), "regularisation": 30.0}
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,

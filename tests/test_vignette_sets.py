@@ -13,7 +13,8 @@ import yaml
 from clinical.red_flag_check import kind_concerns
 from clinical.red_flag_model import load_corpus
 from clinical.triage import Level
-from tests.blind_rounds import load_round, rounds
+from scripts.tune_red_flag_model import unspent_rounds
+from tests.blind_rounds import known_misses, load_round, rounds
 from tests.nlu_sets import TRAINING_FILES, comparable, read_examples
 
 VIGNETTES = Path(__file__).resolve().parent / "vignettes"
@@ -78,6 +79,14 @@ def test_a_blind_round_is_as_big_and_as_varied_as_the_brief_asks(name):
     for conversation in round_.conversations:
         at = conversation.escalate_at
         assert at is None or 1 <= at <= len(conversation.turns), conversation.id
+
+
+@pytest.mark.parametrize("name", rounds())
+def test_known_misses_are_emergencies_of_a_spent_round_with_a_reason(name):
+    known = known_misses(name)
+    emergencies = {v.id for v in load_round(name).vignettes if v.level == "emergency"}
+    assert set(known) <= emergencies and all(isinstance(why, str) and why.strip() for why in known.values())
+    assert not known or name not in unspent_rounds(), "a round nobody has read the failures of has no known misses"
 
 
 def test_no_blind_message_is_in_any_training_data():
