@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from . import clinic
 from .answers import send_topic_answer
 from clinical.articles import load_library
+from clinical.conversation import ASK_ACTION, ASKED_SLOT
 from .conversation import answers, everything_known
 from clinical.self_check import RESULT_SLOT, ended_early
 from clinical.triage import Level, Reason, triage
@@ -151,7 +152,7 @@ class ActionAfterRedFlagQuestions(Action):
         if _same_day_reply_before_the_questions(tracker):
             # the same-day advice, its reasons and the answer were given before the questions
             dispatcher.utter_message(response="utter_not_an_emergency_but_today")
-            return [SlotSet("red_flag_questions_asked", None)]
+            return [SlotSet(ASKED_SLOT, None)]
         dispatcher.utter_message(response="utter_no_red_flag_now")
         asked = _message_before_the_questions(tracker)
         topic = load_library().topic_for_intent(_asked_topic(tracker, asked)) if asked else None
@@ -159,14 +160,14 @@ class ActionAfterRedFlagQuestions(Action):
             send_topic_answer(topic, dispatcher, tracker, domain, lead_in=f"About your question ({topic.label}):")
         else:
             dispatcher.utter_message(response="utter_offer_self_check")
-        return [SlotSet("red_flag_questions_asked", None)]
+        return [SlotSet(ASKED_SLOT, None)]
 
 
 def _since_the_question_was_raised(tracker: Tracker) -> List[Dict[str, Any]]:
     """The events from the user message the red-flag questions were asked about to the questions."""
     asked_at = None
     for i, event in enumerate(tracker.events):
-        if event.get("event") == "action" and event.get("name") == "utter_red_flag_questions":
+        if event.get("event") == "action" and event.get("name") == ASK_ACTION:
             asked_at = i
     if asked_at is None:
         return []

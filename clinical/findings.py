@@ -36,7 +36,7 @@ from spacy.pipeline import Sentencizer
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from clinical.lexicon import CLAUSE_STOPPERS, LEXICON_DIR, Lexicon, TermCompiler, forget_inflections, load_lexicon
+from clinical.lexicon import CLAUSE_STOPPERS, LEXICON_DIR, Lexicon, TermCompiler, load_lexicon
 from clinical.normalise import SpellingNormaliser
 
 PATTERNS_DIR = Path(__file__).resolve().parent / "patterns"
@@ -153,20 +153,7 @@ class FindingExtractor:
         # Concepts of the lexicons (clinical/lexicon/): a concept with a `finding` is that finding on
         # its own; the others are combined by frames.yml.
         self.lexicon: Lexicon = load_lexicon(lexicon_dir)
-        compiler = TermCompiler(nlp, self.lexicon)
-        # Plain terms (words, alternatives, optional words) go to a PhraseMatcher, whose cost does not
-        # grow with the number of terms; terms with gaps, repeats or regular expressions to a Matcher.
-        self.concept_matcher = Matcher(nlp.vocab, validate=True)
-        self.concept_phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
-        for concept in self.lexicon.concepts.values():
-            label = CONCEPT_LABEL + concept.name
-            for pattern in compiler.concept_patterns(concept):
-                phrases = compiler.phrases(pattern)
-                if phrases is None:
-                    self.concept_matcher.add(label, [pattern])
-                else:
-                    self.concept_phrases.add(label, [Doc(nlp.vocab, words=list(words)) for words in phrases])
-        forget_inflections()
+        self.concept_matcher, self.concept_phrases = self._compile_concepts(nlp)
         self.frames = load_frames(frames_file, self.lexicon)
         self.codes = tuple(dict.fromkeys([*self.spec["findings"],
                                           *(f for c in self.lexicon.concepts.values() for f in c.findings),
@@ -196,6 +183,23 @@ class FindingExtractor:
             )
             for rule in context_spec["rules"]
         ])
+
+    def _compile_concepts(self, nlp: Language) -> Tuple[Matcher, PhraseMatcher]:
+        """Plain terms (words, alternatives, optional words) go to a PhraseMatcher, whose cost does not
+        grow with the number of terms; terms with gaps, repeats or regular expressions to a Matcher.
+        The compiler and its inflection table are let go on return, before the rest is built."""
+        compiler = TermCompiler(nlp, self.lexicon)
+        matcher = Matcher(nlp.vocab, validate=True)
+        phrase_matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+        for concept in self.lexicon.concepts.values():
+            label = CONCEPT_LABEL + concept.name
+            for pattern in compiler.concept_patterns(concept):
+                phrases = compiler.phrases(pattern)
+                if phrases is None:
+                    matcher.add(label, [pattern])
+                else:
+                    phrase_matcher.add(label, [Doc(nlp.vocab, words=list(words)) for words in phrases])
+        return matcher, phrase_matcher
 
     @classmethod
     def from_model(cls, model_path: Path) -> "FindingExtractor":

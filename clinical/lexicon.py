@@ -25,6 +25,7 @@ Pure Python and spaCy: no Rasa imports.
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 from collections import defaultdict
@@ -109,11 +110,17 @@ def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
     return lexicon
 
 
-def inflections() -> Dict[str, FrozenSet[str]]:
-    """Lemma -> the forms that have it, from the lookup table the pipeline lemmatizes with. Read for
-    compiling and then let go: it is not needed while messages are read."""
-    global _INFLECTIONS
-    if _INFLECTIONS is None:
+class TermCompiler:
+    """Turns terms into spaCy Matcher token patterns. Used while the lexicons are compiled and then
+    let go, with the inflection table it holds: reading messages does not need it."""
+
+    def __init__(self, nlp: Language, lexicon: Lexicon) -> None:
+        self.nlp = nlp
+        self.lexicon = lexicon
+
+    @functools.cached_property
+    def _inflections(self) -> Dict[str, FrozenSet[str]]:
+        """Lemma -> the forms that have it, from the lookup table the pipeline lemmatizes with."""
         from importlib import resources
 
         path = resources.files("spacy_lookups_data").joinpath("data/en_lemma_lookup.json.gz")
@@ -121,30 +128,14 @@ def inflections() -> Dict[str, FrozenSet[str]]:
         forms: Dict[str, set] = defaultdict(set)
         for form, lemma in table.items():
             forms[lemma.lower()].add(form.lower())
-        _INFLECTIONS = {lemma: frozenset(f) for lemma, f in forms.items()}
-    return _INFLECTIONS
-
-
-def forget_inflections() -> None:
-    global _INFLECTIONS
-    _INFLECTIONS = None
-
-
-_INFLECTIONS: Optional[Dict[str, FrozenSet[str]]] = None
-
-
-class TermCompiler:
-    """Turns terms into spaCy Matcher token patterns."""
-
-    def __init__(self, nlp: Language, lexicon: Lexicon) -> None:
-        self.nlp = nlp
-        self.lexicon = lexicon
+        return {lemma: frozenset(f) for lemma, f in forms.items()}
 
     def forms(self, word: str) -> Tuple[str, ...]:
-        """The forms a written word matches: a base form all its inflections, any other form itself."""
+        """The forms a written word matches: a base form all its inflections, any other form itself.
+        (Not an lru_cache: one on a method would keep the compiler, and its table, alive for good.)"""
         if word.startswith("="):
             return (word[1:],)
-        return tuple(sorted({word} | inflections().get(word, frozenset())))
+        return tuple(sorted({word} | self._inflections.get(word, frozenset())))
 
     def words_of(self, alternatives: Sequence[str]) -> List[Dict[str, Any]]:
         """The token dict for one position: any of these words."""

@@ -33,6 +33,7 @@ _TRANSLATE = str.maketrans({
 _REPEATS = re.compile(r"([a-z])\1{2,}")
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 MIN_CORRECTABLE = 5      # shorter words are too ambiguous to correct ("nee", "indo"): the lexicons list them
+MIN_TARGET = 3           # a lexicon word a misspelling may be corrected to can be short ("numb", "calf")
 MEDICINE_MIN_SCORE = 90  # rapidfuzz ratio (0-100) for a medicine name ("marcar" is not "marcumar")
 
 
@@ -62,7 +63,7 @@ class SpellingNormaliser:
         self.medicines = tuple(sorted({m for m in medicines if len(m) >= 5}))
         self._speller = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
         for word in self.vocabulary:
-            if len(word) >= 3:  # a target may be short ("numb", "calf"); what is corrected may not
+            if len(word) >= MIN_TARGET:
                 self._speller.create_dictionary_entry(word, 1)
 
     @functools.lru_cache(maxsize=20000)

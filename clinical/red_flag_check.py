@@ -72,6 +72,7 @@ def kind_concerns(path: Path = KINDS_FILE) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))["kinds"]
 
 
+@functools.lru_cache(maxsize=None)
 def questions_by_id() -> dict:
     return {q.id: q for q in load_questions()}
 
@@ -87,7 +88,8 @@ def decide(said: Sequence[Said], opinion: Optional[Opinion] = None, thresholds: 
     asked_before:  ids of every red-flag question asked earlier in the conversation
     """
     earlier, latest = earlier_and_latest(said)
-    answered_questions = [questions_by_id()[q] for q in answered if q in questions_by_id()]
+    by_id = questions_by_id()
+    answered_questions = [by_id[q] for q in answered if q in by_id]
     if answered_questions and answer in (YES, NOT_SURE, NO):
         status = Status.ABSENT if answer == NO else Status.UNSURE
         given = Findings({code: status for q in answered_questions for code in q.findings})

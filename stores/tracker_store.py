@@ -118,7 +118,7 @@ class PrivateTrackerStore(SQLTrackerStore):
     async def _retrieve(self, sender_id: Text, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
         # SQLTrackerStore._retrieve, reading only the JSON column (not a full ORM object per row) and
         # looking each event's class up once, not once per event: the tracker is read at every turn
-        # and the cost grows with the conversation (a 200-turn conversation: 54 -> 184 ms a turn).
+        # and the cost grows with the conversation (stock: ~54 ms a turn at its start, ~184 ms at turn 200).
         with self.session_scope() as session:
             query = self._event_query(session, sender_id, fetch_events_from_all_sessions)
             rows = query.with_entities(self.SQLEvent.data).all()
