@@ -118,7 +118,8 @@ class PrivateTrackerStore(SQLTrackerStore):
     async def _retrieve(self, sender_id: Text, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
         # SQLTrackerStore._retrieve, reading only the JSON column (not a full ORM object per row) and
         # looking each event's class up once, not once per event: the tracker is read at every turn
-        # and the cost grows with the conversation (stock: ~54 ms a turn at its start, ~184 ms at turn 200).
+        # and the cost grows with the conversation (with Rasa's own _retrieve, this assistant's turns took
+        # ~54 ms at a conversation's start and ~184 ms at its 200th turn).
         with self.session_scope() as session:
             query = self._event_query(session, sender_id, fetch_events_from_all_sessions)
             rows = query.with_entities(self.SQLEvent.data).all()
