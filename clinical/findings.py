@@ -24,7 +24,10 @@ How a mention's context becomes a status (the safety argument is in context.yml'
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
+import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -122,6 +125,37 @@ class Extraction:
         }
 
 
+class _DeferredModule(types.ModuleType):
+    """Stands in sys.modules for a module until one of its attributes is needed, then imports it.
+    (importlib.util.LazyLoader cannot do this on Python 3.11: an `import` statement reads the module's
+    `__spec__`, which makes LazyLoader load it at once.)"""
+
+    def __init__(self, name: str, spec: Any) -> None:
+        super().__init__(name)
+        self.__spec__ = spec  # all an `import name` statement reads
+
+    def __getattr__(self, attribute: str) -> Any:  # only for what the stand-in lacks: the real module's
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        return getattr(importlib.import_module(self.__name__), attribute)
+
+
+def medspacy_context() -> Tuple[type, type]:
+    """medspaCy's ConText and ConTextRule, imported where messages are read (the Rasa server, tests).
+
+    medspaCy's package imports QuickUMLS, and QuickUMLS imports NLTK when it is imported, though only
+    its QuickUMLS class uses it and we use only ConText: about 21 MiB of the Rasa server's memory for
+    nothing. So NLTK is deferred: it loads, whole and as usual, the first time anything touches it.
+    """
+    if "nltk" not in sys.modules:
+        spec = importlib.util.find_spec("nltk")
+        if spec is not None:
+            sys.modules["nltk"] = _DeferredModule("nltk", spec)
+    from medspacy.context import ConText, ConTextRule
+
+    return ConText, ConTextRule
+
+
 def load_spec(path: Path) -> Dict[str, Any]:
     with path.open(encoding="utf-8") as handle:
         return yaml.safe_load(handle)
@@ -142,9 +176,7 @@ class FindingExtractor:
 
     def __init__(self, nlp: Language, findings_file: Path = FINDINGS_FILE, context_file: Path = CONTEXT_FILE,
                  lexicon_dir: Path = LEXICON_DIR, frames_file: Path = FRAMES_FILE):
-        # Imported here: medspaCy is only needed where messages are read (the Rasa server, tests).
-        from medspacy.context import ConText, ConTextRule
-
+        ConText, ConTextRule = medspacy_context()
         self.nlp = nlp
         self.spec = load_spec(findings_file)
         self.matcher = Matcher(nlp.vocab, validate=True)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import gzip
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,15 +120,42 @@ class TermCompiler:
         self.lexicon = lexicon
 
     @functools.cached_property
+    def _written_words(self) -> FrozenSet[str]:
+        """Every word the lexicons write, and the tokens it splits into ("can't": "ca", "n't"): the
+        only words whose inflections compiling can ask for."""
+        written = set()
+        texts = [term for concept in self.lexicon.concepts.values() for _, term in concept.all_terms()]
+        texts += [word for words in self.lexicon.words.values() for word in words]
+        for text in texts:
+            for word in re.split(r"[\s|]+", text):
+                word = word.lstrip("=").rstrip("?*+")
+                written.add(word)
+                written.update(token.lower_ for token in self.nlp.make_doc(word))
+        return frozenset(written)
+
+    @functools.cached_property
     def _inflections(self) -> Dict[str, FrozenSet[str]]:
+        """Lemma -> its forms, for the lexicons' own words: all compiling the lexicons needs. (An index
+        of every lemma in the table is hundreds of thousands of small objects; freed after compiling,
+        they left about 6 MiB of the Rasa server's heap resident.)"""
+        return self._index(self._written_words)
+
+    @functools.cached_property
+    def _all_inflections(self) -> Dict[str, FrozenSet[str]]:
+        """Lemma -> its forms, for every lemma: for a term the lexicons do not have (tests, reviewers)."""
+        return self._index(None)
+
+    @staticmethod
+    def _index(lemmas: Optional[FrozenSet[str]]) -> Dict[str, FrozenSet[str]]:
         """Lemma -> the forms that have it, from the lookup table the pipeline lemmatizes with."""
         from importlib import resources
 
         path = resources.files("spacy_lookups_data").joinpath("data/en_lemma_lookup.json.gz")
-        table = json.loads(gzip.decompress(path.read_bytes()))
         forms: Dict[str, set] = defaultdict(set)
-        for form, lemma in table.items():
-            forms[lemma.lower()].add(form.lower())
+        for form, lemma in json.loads(gzip.decompress(path.read_bytes())).items():
+            lemma = lemma.lower()
+            if lemmas is None or lemma in lemmas:
+                forms[lemma].add(form.lower())
         return {lemma: frozenset(f) for lemma, f in forms.items()}
 
     def forms(self, word: str) -> Tuple[str, ...]:
@@ -135,7 +163,8 @@ class TermCompiler:
         (Not an lru_cache: one on a method would keep the compiler, and its table, alive for good.)"""
         if word.startswith("="):
             return (word[1:],)
-        return tuple(sorted({word} | self._inflections.get(word, frozenset())))
+        index = self._inflections if word in self._written_words else self._all_inflections
+        return tuple(sorted({word} | index.get(word, frozenset())))
 
     def words_of(self, alternatives: Sequence[str]) -> List[Dict[str, Any]]:
         """The token dict for one position: any of these words."""

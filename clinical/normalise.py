@@ -5,7 +5,7 @@ finding patterns and lexicons are matched, each word that is not English and not
 assistant's own lexicon words is corrected to the nearest lexicon word, if one is close enough:
 
   * Is it a word at all? symspellpy's own English frequency dictionary (82,765 words, shipped in the
-    symspellpy wheel) says. A real English word is never "corrected": "half" stays "half", never
+    symspellpy wheel, held in a marisa-trie) says. A real English word is never "corrected": "half" stays "half", never
     "calf"; "stolen" stays "stolen".
   * Which lexicon word is meant? symspellpy's lookup over the lexicon vocabulary only (a few thousand
     words, so it is small and fast), edit distance 1 for words of up to 5 letters, 2 for longer ones.
@@ -22,7 +22,9 @@ import functools
 import re
 import unicodedata
 from importlib import resources
-from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
+
+import marisa_trie
 
 # Characters patients' keyboards and phones produce for the same thing.
 _TRANSLATE = str.maketrans({
@@ -38,10 +40,10 @@ MEDICINE_MIN_SCORE = 90  # rapidfuzz ratio (0-100) for a medicine name ("marcar"
 
 
 @functools.lru_cache(maxsize=1)
-def english_words() -> FrozenSet[str]:
-    """The words of symspellpy's English frequency dictionary."""
+def english_words() -> marisa_trie.Trie:
+    """The words of symspellpy's English frequency dictionary (`word in english_words()`)."""
     text = resources.files("symspellpy").joinpath("frequency_dictionary_en_82_765.txt").read_text(encoding="utf-8")
-    return frozenset(line.split(" ", 1)[0] for line in text.splitlines() if line)
+    return marisa_trie.Trie(line.split(" ", 1)[0] for line in text.splitlines() if line)
 
 
 def fold(text: str) -> str:
@@ -59,17 +61,21 @@ class SpellingNormaliser:
         from symspellpy import SymSpell
 
         self.vocabulary = frozenset(w for w in vocabulary if w.isalpha())
-        self.known = english_words() | self.vocabulary
+        self._english = english_words()
         self.medicines = tuple(sorted({m for m in medicines if len(m) >= 5}))
         self._speller = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
         for word in self.vocabulary:
             if len(word) >= MIN_TARGET:
                 self._speller.create_dictionary_entry(word, 1)
 
+    def is_known(self, word: str) -> bool:
+        """An English word, or one of the lexicons' own: never corrected."""
+        return word in self.vocabulary or word in self._english
+
     @functools.lru_cache(maxsize=20000)
     def correct_word(self, word: str) -> Optional[str]:
         """The lexicon word meant by an unknown word, or None when the word is known or unclear."""
-        if len(word) < MIN_CORRECTABLE or word in self.known or not word.isalpha():
+        if len(word) < MIN_CORRECTABLE or self.is_known(word) or not word.isalpha():
             return None
         from symspellpy import Verbosity
 
@@ -103,7 +109,7 @@ class SpellingNormaliser:
             word = match.group()
             replacement = self.correct_word(word)
             # "zarel to": a medicine name split in two by a phone's keyboard.
-            if replacement is None and word not in self.known and i + 1 < len(matches) \
+            if replacement is None and not self.is_known(word) and i + 1 < len(matches) \
                     and folded[match.end():matches[i + 1].start()] == " ":
                 medicine = self._medicine(word + matches[i + 1].group())
                 if medicine is not None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Text, Type
 
-import spacy
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -24,7 +23,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 from clinical.findings import FindingExtractor as Extractor, pattern_digest
 from clinical.self_check import FINDINGS_KEY
-from nlp.build_pipeline import load_pattern_spec, pipeline_dir
+from nlp.build_pipeline import load_pattern_spec, load_pipeline, pipeline_dir
 
 SPACY_DOC_KEY = "text_spacy_doc"  # where SpacyNLP leaves the Doc of the message text
 
@@ -47,9 +46,9 @@ class FindingExtractor(GraphComponent):
 
     def __init__(self) -> None:
         # Built when the model loads, not when the first patient writes: compiling the lexicons and
-        # the spelling normaliser takes seconds. It reads the text with its own copy of the project's
-        # pipeline (the text is normalised first, so SpacyNLP's Doc of the raw text is not reused).
-        self._extractor = Extractor(spacy.load(pipeline_dir(load_pattern_spec())))
+        # the spelling normaliser takes seconds. It reads the normalised text (so SpacyNLP's Doc of
+        # the raw text is not reused) with the pipeline SpacyNLP loaded (components/spacy_nlp.py).
+        self._extractor = Extractor(load_pipeline(pipeline_dir(load_pattern_spec())))
 
     def process(self, messages: List[Message], model: SpacyModel) -> List[Message]:
         for message in messages:

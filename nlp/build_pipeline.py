@@ -10,6 +10,7 @@ Usage: python -m nlp.build_pipeline [--out build/spacy]
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -32,6 +33,24 @@ def load_pattern_spec(path: Path = PATTERNS_FILE) -> Dict[str, Any]:
 def pipeline_dir(spec: Dict[str, Any], out: Path = DEFAULT_OUT) -> Path:
     """Where the pipeline of this pattern version is saved (config.yml names the same path)."""
     return out / f"en_{PIPELINE_NAME}-{spec['version']}"
+
+
+def spacy_nlp_config(config_file: Path = ROOT / "config.yml") -> Dict[str, Any]:
+    """The SpacyNLP entry of config.yml's pipeline (components/spacy_nlp.py): its `model` is the path,
+    relative to the repository root, that pipeline_dir() gives."""
+    config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    return next(c for c in config["pipeline"] if c["name"].rsplit(".", 1)[-1] == "SpacyNLP")
+
+
+def load_pipeline(path: "str | Path") -> spacy.language.Language:
+    """The saved pipeline at `path`, loaded once per process: Rasa's SpacyNLP
+    (components/spacy_nlp.py) and the finding extractor read messages with the same copy."""
+    return _load_resolved(str(Path(path).resolve()))
+
+
+@functools.lru_cache(maxsize=None)
+def _load_resolved(path: str) -> spacy.language.Language:
+    return spacy.load(path)
 
 
 def entity_patterns(labels: Dict[str, List[str]], nlp) -> List[Dict[str, Any]]:

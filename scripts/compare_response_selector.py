@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from clinical.articles import load_library
+from nlp.build_pipeline import spacy_nlp_config
 from scripts.nlu_eval import ROOT, load_agent, macro_f1
 from tests.nlu_sets import HELDOUT_FILE, TRAINING_FILES, read_examples
 from tests.servers import RASA
@@ -44,7 +45,7 @@ def build_variant(workdir: Path, topics) -> Path:
     config = yaml.safe_load((ROOT / "config.yml").read_text())
     pipeline = config["pipeline"]
     for component in pipeline:
-        if component["name"] == "SpacyNLP":
+        if component["name"] == spacy_nlp_config()["name"]:
             component["model"] = str(ROOT / component["model"])
     diet = next(i for i, c in enumerate(pipeline) if c["name"] == "DIETClassifier")
     pipeline.insert(diet + 1, {"name": "ResponseSelector", "epochs": 50, "retrieval_intent": "faq",

@@ -6,6 +6,8 @@ else), the "most urgent status wins" merge, and the link with the triage rules.
 """
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Set
 
@@ -13,6 +15,7 @@ import pytest
 import yaml
 
 from clinical.findings import CONTEXT_FILE, FINDINGS_FILE, Extraction, FindingExtractor, Mention, load_spec
+from nlp.build_pipeline import spacy_nlp_config
 from tests.conftest import ROOT
 
 EXAMPLES_FILE = ROOT / "tests" / "findings" / "examples.yml"
@@ -37,9 +40,7 @@ SELF_CHECK_ONLY = {
 
 def spacy_model_path() -> Path:
     """The spaCy pipeline Rasa loads: config.yml's SpacyNLP `model`, relative to the repository root."""
-    config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
-    spacy_nlp = next(component for component in config["pipeline"] if component["name"] == "SpacyNLP")
-    return ROOT / spacy_nlp["model"]
+    return ROOT / spacy_nlp_config()["model"]
 
 
 @pytest.fixture(scope="module")
@@ -352,3 +353,19 @@ def test_the_self_check_only_codes_are_real_self_check_questions(extractor):
     if SELF_CHECK_ONLY:
         asked = set(self_check_findings(yaml.safe_load(SELF_CHECK_FILE.read_text(encoding="utf-8"))))
         assert SELF_CHECK_ONLY <= asked, sorted(SELF_CHECK_ONLY - asked)
+
+
+def test_reading_messages_does_not_load_nltk_until_something_uses_it():
+    """medspaCy imports QuickUMLS, which imports NLTK (21 MiB) that ConText never uses: it is deferred
+    (clinical/findings.py), and still loads, whole, when touched."""
+    code = (
+        "import sys\n"
+        "from clinical.findings import medspacy_context\n"
+        "medspacy_context()\n"
+        "print(sum(name.startswith('nltk.') for name in sys.modules))\n"
+        "from quickumls import core\n"
+        "print(core.nltk.stem.PorterStemmer().stem('swelling'))\n"
+        "print(sum(name.startswith('nltk.') for name in sys.modules) > 100)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == ["0", "swell", "True"]
