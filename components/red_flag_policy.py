@@ -11,8 +11,9 @@ This class only reads the tracker and says which action comes next:
                 response, so it needs no action server; any active form is stopped;
   urgent     -> utter_urgent_care; while the self-check runs, the form's validation action gives
                 the same advice before its next question instead (only an emergency stops the form);
-  not read   -> utter_language_not_read, for a message in a script the assistant cannot read (it
-                may be an emergency: the notice names the number); then listen;
+  not read   -> utter_language_not_read, for a message in a script the assistant cannot read, and
+                for one in another language in Latin letters that no rule or classifier escalated
+                (it may be an emergency: the notice names the number); then listen;
   questions  -> utter_red_flag_questions (a domain response: "Right now, does any of this apply?"),
                 then listen;
   then       -> action_triage_next_steps (reasons, booking, and the answer to any question the message
@@ -40,7 +41,8 @@ from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from clinical.conversation import ASK_ACTION, ASKED_SLOT, as_dicts, latest_turn, said
-from clinical.language import readable
+from clinical.language import load as load_language_identification
+from clinical.language import other_language, readable
 from clinical.red_flag_check import Decision, Thresholds, decide
 from clinical.self_check import RESULT_SLOT, question_slots
 
@@ -71,6 +73,7 @@ class RedFlagPolicy(Policy):
         config = {**self.get_default_config(), **config}
         self.thresholds = Thresholds(config["model_emergency_threshold"], config["model_urgent_threshold"],
                                      config["model_ask_threshold"], config["model_crisis_threshold"])
+        load_language_identification()
 
     def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
         return self._resource  # nothing to learn here: the rules are data, the classifier is its own component
@@ -87,6 +90,10 @@ class RedFlagPolicy(Policy):
             result = decision.escalation
             if result is not None and (result.is_emergency or not form_active):
                 return self._escalate(decision, form_active, domain)
+            # French, German, Turkish...: the lexicons' few Spanish and Portuguese words may still have
+            # escalated it above; otherwise neither the answer nor English questions would be read.
+            if other_language(tracker.latest_message.text or ""):
+                return self._predict(UTTER_NOT_READ, domain)
             if decision.questions and not form_active:
                 return self._ask(decision, domain)
         elif last_action in ESCALATIONS:

@@ -33,6 +33,9 @@ NOT_EMERGENCY = ("see_clinician", "self_care_info")
 # Reply kinds, from the most to the least urgent. An escalation is the first message of the reply.
 ESCALATED = ("crisis", "emergency")
 SAME_DAY_OR_MORE = ESCALATED + ("urgent",)
+# The crisis reply, and the notice for a message it cannot read, which names the crisis line too
+# (tests/test_domain.py checks it does; until round 5 was spent it did not).
+GIVES_CRISIS_LINE = ("crisis", "language")
 REPLY_KINDS = ESCALATED + ("language", "urgent", "ask", "clarify", "out_of_scope", "article", "other", "none")
 
 Say = Callable[[str, str], List[dict]]
@@ -200,7 +203,8 @@ class Card:
             f"95% upper bound on the miss rate {100 * miss_rate_upper_bound(total - hits, total):.1f}% |",
             f"| emergencies given the emergency number at all (the emergency reply, or the notice that only "
             f"English and Spanish are read, which names the number) | {_ratio(*self.number_given)} |",
-            f"| crisis messages given the crisis line | {_ratio(*self.crisis)} |",
+            f"| crisis messages given the crisis line (the crisis reply, or from round 5 on also the notice "
+            f"for a message it cannot read) | {_ratio(*self.crisis)} |",
             f"| non-emergencies escalated (over-triage) | {_ratio(*self.over_triage)} |",
             f"| non-emergencies given the red-flag questions (\"ask\" path) | {_ratio(*self.asked_non_emergency)} |",
             f"| urgent messages given same-day advice or more | {_ratio(*self.urgent)} "
@@ -274,7 +278,7 @@ def score(round_: Round, outcome: Outcome) -> Card:
         urgent_conversations=(urgent_hits, urgent_total),
         quiet_over_triage=(quiet_over, quiet_total),
         early=early,
-        crisis=(len([v for v in crisis if outcome.single[v.id] == "crisis"]), len(crisis)),
+        crisis=(len([v for v in crisis if outcome.single[v.id] in GIVES_CRISIS_LINE]), len(crisis)),
         missed=[(v.id, v.kind, outcome.single[v.id]) for v in emergencies if v.id not in escalated],
         over_triaged=[v.id for v in others if v.id in escalated],
         urgent_missed=[(v.id, outcome.single[v.id]) for v in urgents if outcome.single[v.id] not in SAME_DAY_OR_MORE],

@@ -40,6 +40,11 @@ def test_the_crisis_reply_gives_the_crisis_line():
     assert all("{crisis_line}" in text for text in texts("utter_emergency_crisis"))
 
 
+def test_the_notice_for_a_message_it_cannot_read_gives_the_crisis_line_too():
+    """A crisis in a language it does not read gets this notice (the blind rounds count it)."""
+    assert all("{crisis_line}" in text for text in texts("utter_language_not_read"))
+
+
 def test_the_numbers_are_set_in_one_place():
     assert EMERGENCY_NUMBER == "911" and DOMAIN["slots"]["crisis_line"]["initial_value"] == "988"
     sources = [*ROOT.glob("domain/*.yml"), *ROOT.glob("actions/**/*.py"), *ROOT.glob("clinical/content/*.yml"),

@@ -152,6 +152,15 @@ def test_a_message_the_assistant_cannot_read_gets_the_notice_with_the_number(pol
     assert predicted(policy, tracker(said("Me caí y no puedo caminar")))[0] != "utter_language_not_read"
 
 
+def test_another_language_in_latin_letters_gets_the_notice_unless_something_escalated_it(policy):
+    italian = "Il ginocchio di mia madre è molto gonfio da stamattina, cosa dobbiamo fare adesso?"
+    assert predicted(policy, tracker(said(italian)))[0] == "utter_language_not_read"
+    # A rule (or the classifier) that reads it escalates it as usual: the notice is for the rest.
+    assert predicted(policy, tracker(said(italian, present=["bone_showing"])))[0] == "utter_emergency"
+    assert predicted(policy, tracker(said("my mum's knee is very swollen since this morning, what should we do")))[0] \
+        != "utter_language_not_read"
+
+
 def test_thanks_after_an_escalation_is_not_escalated_again(policy):
     first = said(present=["bone_showing"])
     done = bot("utter_emergency", "action_triage_next_steps")
