@@ -36,6 +36,8 @@ _REPEATS = re.compile(r"([a-z])\1{2,}")
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 MIN_CORRECTABLE = 5      # shorter words are too ambiguous to correct ("nee", "indo"): the lexicons list them
 MIN_TARGET = 3           # a lexicon word a misspelling may be corrected to can be short ("numb", "calf")
+MIN_SPLIT_PART = 3       # each of two words run together ("leg" + "swolen"), at least this long
+MIN_SPLIT_WORD = 7       # shorter words are too often a word of another language ("marcar": "mar car")
 MEDICINE_MIN_SCORE = 90  # rapidfuzz ratio (0-100) for a medicine name ("marcar" is not "marcumar")
 
 
@@ -117,11 +119,30 @@ class SpellingNormaliser:
                     last = matches[i + 1].end()
                     skip_next = True
                     continue
+            if replacement is None and not self.is_known(word):
+                replacement = self.split(word)
             if replacement is not None:
                 pieces.append(folded[last:match.start()] + replacement)
                 last = match.end()
         pieces.append(folded[last:])
         return "".join(pieces)
+
+    def split(self, word: str) -> Optional[str]:
+        """Two words run together ("legswolen", "cantcatch"), as two words: a split into two known
+        words first, then one known and one correctable. At least one of them must be a lexicon word,
+        so that a name or a word the dictionary lacks is not cut into unrelated pieces."""
+        if len(word) < MIN_SPLIT_WORD or not word.isalpha():
+            return None
+        cuts = [(word[:i], word[i:]) for i in range(MIN_SPLIT_PART, len(word) - MIN_SPLIT_PART + 1)]
+        for left, right in cuts:
+            if self.is_known(left) and self.is_known(right) and (left in self.vocabulary or right in self.vocabulary):
+                return f"{left} {right}"
+        for left, right in cuts:
+            if self.is_known(left) and (corrected := self.correct_word(right)) is not None:
+                return f"{left} {corrected}"
+            if self.is_known(right) and (corrected := self.correct_word(left)) is not None:
+                return f"{corrected} {right}"
+        return None
 
     def corrections(self, text: str) -> Dict[str, str]:
         """Which words of a message were corrected, to what (for tests and reviewers)."""

@@ -112,6 +112,19 @@ def test_real_words_are_never_corrected(word):
     assert shared_normaliser().normalise(word) == word
 
 
+@pytest.mark.parametrize("typed, meant", [
+    ("my cantwalk", "my cant walk"), ("kneepain since tuesday", "knee pain since tuesday"),
+    ("now cantcatch me breath", "now cant catch me breath"),
+])
+def test_two_words_run_together_are_split(typed, meant):
+    assert shared_normaliser().normalise(typed) == meant
+
+
+@pytest.mark.parametrize("word", ["marcar", "caminar", "shaquille", "whatsoever"])
+def test_a_word_is_not_split_into_pieces_it_does_not_mean(word):
+    assert shared_normaliser().normalise(word) == word
+
+
 def test_accents_case_and_phone_punctuation_are_folded():
     assert fold("Está CALIENTE, can’t walk") == "esta caliente, can't walk"
     assert fold("sooooo swolllen") == "soo swollen"
