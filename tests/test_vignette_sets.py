@@ -24,6 +24,9 @@ CONVERSATIONS = yaml.safe_load((VIGNETTES / "conversations.yml").read_text())["c
 SINGLE_2 = yaml.safe_load((VIGNETTES / "round2" / "single_messages.yml").read_text())["vignettes"]
 CONVERSATIONS_2 = yaml.safe_load((VIGNETTES / "round2" / "conversations.yml").read_text())["conversations"]
 SETS = {"round1": (SINGLE, CONVERSATIONS), "round2": (SINGLE_2, CONVERSATIONS_2)}
+# Messages this short are everyone's words ("yes", "hi", "how much is it"): a writer who never saw
+# the training data writes them too.
+EVERYONES_WORDS = 4
 EMERGENCY_KINDS = {
     "deformity_after_injury", "cannot_bear_weight_after_injury", "septic_arthritis", "neurovascular",
     "tendon_rupture", "dvt", "pulmonary_embolism", "haemarthrosis", "patellar_dislocation_not_reducing",
@@ -56,7 +59,7 @@ def test_conversations_have_late_red_flags_and_quiet_ones():
 def test_no_vignette_is_in_the_training_data():
     training = {comparable(text) for _, text in read_examples(TRAINING_FILES)}
     texts = [v["text"] for v in SINGLE + SINGLE_2] + [turn for c in CONVERSATIONS + CONVERSATIONS_2 for turn in c["turns"]]
-    long_enough = [t for t in texts if len(t.split()) > 3]  # "yes", "hi" are everyone's words
+    long_enough = [t for t in texts if len(t.split()) > EVERYONES_WORDS]
     assert [t for t in long_enough if comparable(t) in training] == []
 
 
@@ -94,4 +97,4 @@ def test_no_blind_message_is_in_any_training_data():
     training |= {comparable(example.text) for example in load_corpus()}
     blind = [v.text for name in rounds() for v in load_round(name).vignettes]
     blind += [t for name in rounds() for c in load_round(name).conversations for t in c.turns]
-    assert [t for t in blind if len(t.split()) > 3 and comparable(t) in training] == []
+    assert [t for t in blind if len(t.split()) > EVERYONES_WORDS and comparable(t) in training] == []
