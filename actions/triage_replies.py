@@ -6,6 +6,7 @@ says what the patient told us, and the concern is what a clinician may want to c
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, Iterable, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -14,13 +15,16 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from . import clinic
 from .answers import send_topic_answer
+from .fallback import passage_search
 from clinical.articles import load_library
+from clinical.scope import out_of_scope_reason
 from clinical.conversation import ASK_ACTION, ASKED_SLOT
 from .conversation import answers, everything_known
 from clinical.self_check import RESULT_SLOT, ended_early
 from clinical.triage import Level, Reason, triage
 
 MIN_TOPIC_CONFIDENCE = 0.3  # see _asked_topic
+_QUESTION = re.compile(r"[^.!?]*\?")  # a sentence that ends with a question mark
 LEVEL_RESPONSES = {
     Level.EMERGENCY: "utter_level_emergency",
     Level.URGENT: "utter_level_urgent",
@@ -85,14 +89,25 @@ def _asked_topic(tracker: Tracker, message: Optional[Dict[str, Any]] = None) -> 
     overruled it.
 
     A message that mixes a red flag with a question ("my knee locked... how much does it cost?") is
-    often not understood as a whole; its best-ranked topic is taken when it reaches
-    MIN_TOPIC_CONFIDENCE, and the answer names the topic, so a wrong guess is plain to see.
+    often not understood as a whole. Its question sentence is looked up in the articles' passages;
+    failing that, its best-ranked topic is taken when it reaches MIN_TOPIC_CONFIDENCE. The answer
+    names the topic, so a wrong guess is plain to see.
     """
     message = message if message is not None else (tracker.latest_message or {})
     overruled = (message.get("scope_guard") or {}).get("overruled_intent")
     intent = overruled or (message.get("intent") or {}).get("name") or ""
     if intent != "nlu_fallback":
         return intent
+    # The question itself ("... how much does stem cell therapy cost?") is looked up in the articles'
+    # passages first: the classifier reads the whole message, red flag and all.
+    # Never for a question the scope rules keep out (a medicine, another condition...).
+    entities = message.get("entities") or []
+    for question in _QUESTION.finditer(message.get("text") or ""):
+        inside = [e for e in entities if question.start() <= (e.get("start") or 0) < question.end()]
+        if out_of_scope_reason(question.group(), inside) is None:
+            hit = passage_search().search(question.group())
+            if hit is not None:
+                return hit.topic.intent
     topics = load_library().topics
     ranked = [r for r in message.get("intent_ranking") or [] if r.get("name") in topics]
     best = max(ranked, key=lambda r: r.get("confidence") or 0.0, default=None)

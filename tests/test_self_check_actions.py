@@ -114,6 +114,15 @@ def test_after_an_urgent_escalation_a_mixed_message_gets_its_best_ranked_topic_n
     assert any("About your question (Cost of stem cell therapy)" in (m.get("text") or "") for m in dispatcher.messages)
 
 
+def test_after_an_urgent_escalation_the_question_in_a_mixed_message_is_looked_up_on_its_own(domain, dispatcher):
+    # The classifier, reading the whole message, leans to symptoms; the question is about cost.
+    ranking = [{"name": "nlu_fallback", "confidence": 0.6}, {"name": "ask_knee_pain_symptoms", "confidence": 0.35}]
+    tracker = make_tracker(domain, "it locked this morning and won't straighten. how much does stem cell therapy cost?",
+                           "nlu_fallback", ranking=ranking, slots={"triage_result": {"level": "urgent", "reasons": []}})
+    ActionTriageNextSteps().run(dispatcher, tracker, domain)
+    assert any("About your question (Cost of stem cell therapy)" in (m.get("text") or "") for m in dispatcher.messages)
+
+
 def test_after_an_urgent_escalation_a_weak_guess_is_not_answered(domain, dispatcher):
     ranking = [{"name": "nlu_fallback", "confidence": 0.8}, {"name": "ask_msc_cost", "confidence": 0.1}]
     tracker = make_tracker(domain, "it locked", "nlu_fallback", ranking=ranking,
