@@ -32,8 +32,8 @@ SYLLABIC = ("CJK", "HANGUL", "HIRAGANA", "KATAKANA")
 
 # Languages in Latin letters that the assistant reads (English) or its lexicons know (es, pt).
 READ_LANGUAGES = frozenset({"en", "es", "pt"})
-# Another language only when the identifier is at least this sure it is none of those, the message has at least this
-# many words, and less than this share of them are English or lexicon words. Chosen on the messages
+# Another language only when the identifier is at least this sure it is none of those, the message
+# has at least this many words, and less than this share of them are English or lexicon words. Chosen on the messages
 # of the red-flag corpus, the NLU data and blind rounds 3-5: every message in another language in
 # Latin letters caught, no English, Spanish or Portuguese one (tests/test_language.py).
 MIN_CONFIDENCE = 0.9

@@ -5,8 +5,8 @@ finding patterns and lexicons are matched, each word that is not English and not
 assistant's own lexicon words is corrected to the nearest lexicon word, if one is close enough:
 
   * Is it a word at all? symspellpy's own English frequency dictionary (82,765 words, shipped in the
-    symspellpy wheel, held in a marisa-trie) says. A real English word is never "corrected": "half" stays "half", never
-    "calf"; "stolen" stays "stolen".
+    symspellpy wheel, held in a marisa-trie) says. A real English word is never "corrected": "half"
+    stays "half", never "calf"; "stolen" stays "stolen".
   * Which lexicon word is meant? symspellpy's lookup over the lexicon vocabulary only (a few thousand
     words, so it is small and fast), edit distance 1 for words of up to 5 letters, 2 for longer ones.
   * Medicine names are long and misspelled in creative ways ("zarelto", "elequis", "a liquis"):
