@@ -1,4 +1,9 @@
-"""action_answer_from_articles: answers every article-topic intent from the content records."""
+"""action_answer_from_articles: answers every article-topic intent from the content records.
+
+Besides the topic of the intent it answers a second topic that another question in the same message
+asked ("is it safe and what does it cost?"), as the topic resolver recorded it (components/
+topic_resolver.py), and offers the self-check to a patient who described a symptom.
+"""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
@@ -8,6 +13,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from . import clinic
 from clinical.articles import Topic, compose_answer, load_library
+from clinical.self_check import FINDINGS_KEY
+from clinical.topic_choice import describes_symptoms
+
+CHOICE_KEY = "topic_choice"  # where the topic resolver leaves its decision in the parse result
 
 
 def send_topic_answer(
@@ -16,6 +25,7 @@ def send_topic_answer(
     tracker: Tracker,
     domain: Dict[Text, Any],
     lead_in: Optional[str] = None,
+    with_buttons: bool = True,
 ) -> None:
     """Send one topic's answer with its source, the disclaimer and the next-step buttons."""
     text = compose_answer(
@@ -27,8 +37,31 @@ def send_topic_answer(
         text = f"{lead_in}\n\n{text}"
     # In the middle of the self-check the form asks its question again next, so no other buttons.
     in_self_check = bool((tracker.active_loop or {}).get("name"))
-    buttons = [] if in_self_check else clinic.response_buttons(domain, "utter_next_steps")
+    buttons = clinic.response_buttons(domain, "utter_next_steps") if with_buttons and not in_self_check else []
     dispatcher.utter_message(text=text, buttons=buttons)
+
+
+def topics_asked(message: Dict[str, Any], intent: Optional[str]) -> List[Topic]:
+    """The topic of the intent, then a second one the message asked about (at most two)."""
+    library = load_library()
+    found = [topic for topic in (library.topic_for_intent(intent),) if topic is not None]
+    choice = message.get(CHOICE_KEY) or {}
+    if choice.get("action") == "answer":
+        for name in choice.get("topics", [])[1:]:
+            topic = library.topic_for_intent(name)
+            if topic is not None and topic not in found:
+                found.append(topic)
+    return found[:2]
+
+
+def offer_self_check_if_symptoms(message: Dict[str, Any], dispatcher: CollectingDispatcher,
+                                 tracker: Tracker) -> bool:
+    """A patient who told us how their knee is now is offered the self-check (and booking); not
+    during the self-check itself. Returns whether it was offered."""
+    if (tracker.active_loop or {}).get("name") or not describes_symptoms(message.get(FINDINGS_KEY)):
+        return False
+    dispatcher.utter_message(response="utter_offer_self_check_for_symptoms")
+    return True
 
 
 class ActionAnswerFromArticles(Action):
@@ -38,11 +71,17 @@ class ActionAnswerFromArticles(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        topic = load_library().topic_for_intent(intent)
-        if topic is None:
+        message = tracker.latest_message or {}
+        intent = (message.get("intent") or {}).get("name")
+        topics = topics_asked(message, intent)
+        if not topics:
             # Only reachable if a rule sends a non-topic intent here; say so honestly.
             dispatcher.utter_message(response="utter_out_of_scope")
             return []
-        send_topic_answer(topic, dispatcher, tracker, domain)
+        symptoms = describes_symptoms(message.get(FINDINGS_KEY))
+        for number, topic in enumerate(topics):
+            last = number == len(topics) - 1
+            lead_in = f"You also asked about \u201c{topic.label}\u201d:" if number else None
+            send_topic_answer(topic, dispatcher, tracker, domain, lead_in=lead_in, with_buttons=last and not symptoms)
+        offer_self_check_if_symptoms(message, dispatcher, tracker)
         return []

@@ -1,8 +1,10 @@
 """What happens when the assistant does not understand.
 
 The rules in data/rules/fallback.yml wire these up:
-1. action_ask_to_clarify: "Did you mean <topic>?", in the topic's plain-language words, with buttons
-   Yes (the topic) and "No, something else" (/deny, after which the patient is asked to rephrase).
+1. action_ask_to_clarify: the two or three likeliest topics (components/topic_resolver.py) as buttons
+   in their plain-language labels, or one guess as "Did you mean <topic>?" [Yes] [No, something else]
+   (/deny, after which the patient is asked to rephrase); a patient who described how their knee is
+   gets the likeliest topic's answer and the self-check offered instead.
 2. action_default_fallback, if the next message is still unclear (it is also Rasa's core fallback):
    the honest scope answer for a message the scope rules place outside the articles (scope.py);
    else a passage search over the articles, answering only above the tuned relevance threshold and
@@ -16,8 +18,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
-from .answers import send_topic_answer
+from .answers import CHOICE_KEY, offer_self_check_if_symptoms, send_topic_answer
 from clinical.articles import load_library
+from clinical.self_check import FINDINGS_KEY
+from clinical.topic_choice import describes_symptoms
 from clinical.passage_search import PassageSearch
 from clinical.scope import out_of_scope_reason
 
@@ -56,14 +60,42 @@ def _best_guess(tracker: Tracker) -> Optional[str]:
     return None
 
 
+def offered_topics(message: Dict[str, Any]) -> List[str]:
+    """The likeliest topics the topic resolver found for an unsure message (components/topic_resolver.py)."""
+    choice = message.get(CHOICE_KEY) or {}
+    if choice.get("action") != "offer":
+        return []
+    return [name for name in choice.get("topics") or [] if intent_label(name)]
+
+
 class ActionAskToClarify(Action):
+    """One clarifying turn for a message the classifier and the article search could not agree on:
+    the two or three likeliest topics as buttons; a single guess as "did you mean ...?"; and for a
+    patient who described how their knee is, the likeliest topic's answer with the self-check."""
+
     def name(self) -> Text:
         return "action_ask_to_clarify"
 
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        guess = _best_guess(tracker)
+        message = tracker.latest_message or {}
+        offered = offered_topics(message)
+        if describes_symptoms(message.get(FINDINGS_KEY)):
+            topic = load_library().topic_for_intent(offered[0]) if offered else None
+            if topic is not None:
+                send_topic_answer(topic, dispatcher, tracker, domain, with_buttons=False,
+                                  lead_in=f"This part of the clinic's articles may help (\u201c{topic.label}\u201d):")
+            offer_self_check_if_symptoms(message, dispatcher, tracker)
+            return []
+        if len(offered) >= 2:
+            dispatcher.utter_message(
+                text="I want to answer the right question. Which of these is closest to what you asked?",
+                buttons=[{"title": intent_label(name), "payload": f"/{name}"} for name in offered]
+                + [{"title": "Something else", "payload": "/deny"}],
+            )
+            return []
+        guess = offered[0] if offered else _best_guess(tracker)
         if guess is None:
             dispatcher.utter_message(response="utter_ask_rephrase")
             return []

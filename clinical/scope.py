@@ -6,6 +6,8 @@ an article answer that happens to share their words:
   * a named medicine or a dose ("max dose of aleve", "can I take ibuprofen with it"): the assistant
     never advises on medicines;
   * a condition or a treatment the articles do not cover (chemotherapy, PRP, cortisone, a brace);
+  * a question the articles never answer, whatever it names: insurance, how long results last,
+    recovery time ("how long will the stem cell results last?" must not get "what to expect");
   * another part of the body and not the knee ("stem cells for my shoulder?");
   * a test or lifestyle advice ("does insurance cover x-rays?", "what should I eat?") in a message that
     names nothing the articles cover (an x-ray mentioned as context is fine);
@@ -26,6 +28,22 @@ KNEE = "knee_part"
 CELL_SOURCE = "cell_source"
 OTHER_BODY_PART = "other_body_part"
 TEST_OR_ADVICE = "test_or_advice"
+OTHER_CONDITION = "other_condition"
+# How long results last or recovery takes: the articles give no duration ("how long would the benefit
+# last?", "how many years does it last", "how long till i can play again after the injection").
+# Insurance and "time off work" are words in nlp/patterns/entities.yml (unanswered_question).
+UNANSWERED_QUESTION = re.compile(
+    r"\bhow (?:long|many (?:years|months|weeks|days))\b[^?.!]*?\b(?:last|lasts|lasting|wear off|recover\w*|heal\w*|"
+    r"rest|off work|back to|again|before|until|till|after)\b",
+    re.IGNORECASE)
+UNANSWERED_REASON = "asks what the articles never say (insurance, how long results last, recovery)"
+# The price of a knee replacement: the articles only say such surgery is expensive (so "is a new knee
+# dear?" is answered), and give figures for stem cell therapy alone ("how much is a new knee if i go
+# private" must not get those).
+_REPLACEMENT = re.compile(r"\b(?:new knee|knee replacement|replacement surgery|replacement|tkr)\b", re.IGNORECASE)
+_PRICE = re.compile(r"\b(?:cost\w*|price\w*|how much|charge\w*|fee\w*)\b", re.IGNORECASE)
+_STEM_CELLS = re.compile(r"\b(?:stem|msc\w*|cells?|regenerative)\b", re.IGNORECASE)
+REPLACEMENT_PRICE_REASON = "asks the price of a knee replacement, which the articles do not give"
 # What the articles are about: a message naming one of these is anchored in their scope.
 ARTICLE_SUBJECTS = {KNEE, CELL_SOURCE, "condition", "treatment"}
 # ... and a message naming one of these, or a word of the articles' subjects, is anchored enough to be
@@ -33,8 +51,8 @@ ARTICLE_SUBJECTS = {KNEE, CELL_SOURCE, "condition", "treatment"}
 ANCHORS = ARTICLE_SUBJECTS | {"article_term"}
 ALWAYS_OUT_OF_SCOPE = {
     "medicine": "names a medicine or a dose",
-    "other_condition": "is about a condition the articles do not cover",
     "other_treatment": "is about a treatment the articles do not cover",
+    "unanswered_question": UNANSWERED_REASON,
 }
 
 
@@ -51,6 +69,15 @@ def out_of_scope_reason(text: str, entities: Iterable[Mapping[str, object]]) -> 
             return reason
     if OTHER_BODY_PART in labels and not labels & {KNEE, CELL_SOURCE}:
         return "is about another part of the body"
+    # Another condition as the subject ("can stem cells help my diabetes?") is outside the articles;
+    # as context for a knee question ("I'm diabetic and the surgeon won't operate on my knee, why?")
+    # it is not.
+    if OTHER_CONDITION in labels and KNEE not in labels:
+        return "is about a condition the articles do not cover"
+    if UNANSWERED_QUESTION.search(text):
+        return UNANSWERED_REASON
+    if _REPLACEMENT.search(text) and _PRICE.search(text) and not _STEM_CELLS.search(text):
+        return REPLACEMENT_PRICE_REASON
     if TEST_OR_ADVICE in labels and not labels & ARTICLE_SUBJECTS:
         return "is about a test or advice the articles do not cover"
     return None

@@ -27,6 +27,8 @@ class Parsed:
     ranking: Tuple[Tuple[str, float], ...]  # the classifier's own ranking, fallback left out
     entities: Tuple[dict, ...]
     guarded: bool = False  # the ScopeGuard's rules set out_of_scope, whatever the classifier said
+    topic_choice: Optional[dict] = None  # the TopicResolver's record (components/topic_resolver.py)
+    findings: Optional[dict] = None  # the finding extractor's record
 
     def decided(self, threshold: float, ambiguity: float, topics: frozenset = frozenset()) -> str:
         """The intent the pipeline would give with other FallbackClassifier thresholds."""
@@ -69,6 +71,8 @@ def parse_all(agent, examples: Sequence[Tuple[str, str]]) -> List[Parsed]:
                     ranking=ranking,
                     entities=tuple(result.get("entities", [])),
                     guarded=result["intent"]["name"] == "out_of_scope" and bool(result.get("scope_guard")),
+                    topic_choice=result.get("topic_choice"),
+                    findings=result.get("findings"),
                 )
             )
         return parsed

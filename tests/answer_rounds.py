@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import subprocess
 import sys
 import uuid
 from collections import Counter, defaultdict
@@ -36,7 +35,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import yaml
 
 from clinical.articles import Library, Topic, load_library
-from tests.blind_rounds import SAME_DAY_OR_MORE, ReplyMarkers, markers_from_domain
+from tests.blind_rounds import (SAME_DAY_OR_MORE, ReplyMarkers, markers_from_domain, read_first_run, round_names,
+                                write_first_run)
 
 ANSWER_ROUNDS_DIR = Path(__file__).resolve().parent / "nlu" / "blind"
 FIRST_RUN = "first_run.json"
@@ -70,7 +70,7 @@ class AnswerRound:
 
 
 def rounds() -> List[str]:
-    return sorted((p.name for p in ANSWER_ROUNDS_DIR.glob("round*") if p.is_dir()), key=lambda n: int(n[5:]))
+    return round_names(ANSWER_ROUNDS_DIR)
 
 
 def load_round(name: str) -> AnswerRound:
@@ -238,8 +238,7 @@ def score(round_: AnswerRound, outcome: Outcome, library: Optional[Library] = No
 
 
 def first_run(name: str) -> Optional[dict]:
-    path = ANSWER_ROUNDS_DIR / name / FIRST_RUN
-    return json.loads(path.read_text()) if path.exists() else None
+    return read_first_run(ANSWER_ROUNDS_DIR, name)
 
 
 def card_from_dict(record: dict) -> AnswerCard:
@@ -277,10 +276,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print("\n".join(card.lines()))
     print(f"\nmissed: {card.missed}\nleaked: {card.leaked}")
     if args.record:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-        target.write_text(json.dumps({"round": name, "measured": f"main at {commit}",
-                                      "command": f".venv/bin/python -m tests.answer_rounds {name} --record",
-                                      "card": card.as_dict()}, indent=1, default=list))
+        write_first_run(ANSWER_ROUNDS_DIR, name, f".venv/bin/python -m tests.answer_rounds {name} --record",
+                        card.as_dict())
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"card": card.as_dict(),

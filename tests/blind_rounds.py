@@ -70,9 +70,29 @@ class Round:
     writers: Dict[str, str] = field(default_factory=dict)  # writer id -> persona
 
 
+def round_names(directory: Path) -> List[str]:
+    """The rounds in a folder of blind rounds, oldest first (round3, round4, ...); shared with
+    tests/answer_rounds.py."""
+    return sorted((p.name for p in directory.glob("round*") if p.is_dir()), key=lambda n: int(n[5:]))
+
+
+def read_first_run(directory: Path, name: str) -> Optional[dict]:
+    path = directory / name / "first_run.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def write_first_run(directory: Path, name: str, command: str, card: dict) -> None:
+    """Keep a round's first run, with the commit it measured."""
+    import subprocess
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    (directory / name / "first_run.json").write_text(json.dumps(
+        {"round": name, "measured": f"main at {commit}", "command": command, "card": card}, indent=1, default=list))
+
+
 def rounds() -> List[str]:
-    """The rounds on disk, oldest first (round3, round4, ...)."""
-    return sorted((p.name for p in BLIND_DIR.glob("round*") if p.is_dir()), key=lambda n: int(n[5:]))
+    """The red-flag rounds on disk, oldest first."""
+    return round_names(BLIND_DIR)
 
 
 def load_round(name: str) -> Round:
@@ -296,8 +316,7 @@ KNOWN_MISSES = "known_misses.yml"
 
 def first_run(name: str) -> Optional[dict]:
     """A round's first-run figures, recorded before anything was tuned on it (--record)."""
-    path = BLIND_DIR / name / FIRST_RUN
-    return json.loads(path.read_text()) if path.exists() else None
+    return read_first_run(BLIND_DIR, name)
 
 
 def known_misses(name: str) -> Dict[str, str]:
@@ -345,11 +364,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if target.exists():
             print(f"{target} exists: a round has one first run", file=sys.stderr)
             return 2
-        import subprocess
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-        target.write_text(json.dumps({"round": name, "measured": f"main at {commit}",
-                                      "command": f".venv/bin/python -m tests.blind_rounds {name} --record",
-                                      "card": card.as_dict()}, indent=1, default=list))
+        write_first_run(BLIND_DIR, name, f".venv/bin/python -m tests.blind_rounds {name} --record", card.as_dict())
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"card": card.as_dict(), "single": outcome.single, "turns": outcome.turns},

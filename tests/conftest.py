@@ -32,9 +32,10 @@ def initial_slots(domain: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def user_event(text: str, intent: str, confidence: float = 0.95, entities: Optional[List[dict]] = None,
-               ranking: Optional[List[dict]] = None, findings: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+               ranking: Optional[List[dict]] = None, findings: Optional[Dict[str, Any]] = None,
+               topic_choice: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """A user message as the action server receives it; `findings` is the finding extractor's record
-    ({"present": [...], "absent": [...], "unsure": [...]})."""
+    ({"present": [...], "absent": [...], "unsure": [...]}), `topic_choice` the topic resolver's."""
     parse_data = {
         "text": text,
         "intent": {"name": intent, "confidence": confidence},
@@ -43,6 +44,8 @@ def user_event(text: str, intent: str, confidence: float = 0.95, entities: Optio
     }
     if findings is not None:
         parse_data["findings"] = findings
+    if topic_choice is not None:
+        parse_data["topic_choice"] = topic_choice
     return {"event": "user", "text": text, "parse_data": parse_data}
 
 

@@ -111,3 +111,60 @@ def test_fallback_gives_the_honest_scope_answer_otherwise(text, entities, domain
 
     assert events == [UserUtteranceReverted()]
     assert [message["response"] for message in dispatcher.messages] == ["utter_out_of_scope"]
+
+
+# --- the topic resolver's decisions (components/topic_resolver.py) ----------------------------
+def test_a_second_question_in_the_message_is_answered_too(domain, dispatcher):
+    choice = {"action": "answer", "topics": ["ask_msc_safety", "ask_msc_cost"], "reason": "test"}
+    tracker = make_tracker(domain, text="is it safe and what does it cost?", intent="ask_msc_safety",
+                           topic_choice=choice)
+    ActionAnswerFromArticles().run(dispatcher, tracker, domain)
+    first, second = dispatcher.messages
+    library = load_library()
+    assert first["text"].startswith(library.topics["ask_msc_safety"].answer)
+    assert first["buttons"] == []
+    assert second["text"].startswith("You also asked about \u201cCost of stem cell therapy\u201d")
+    assert library.topics["ask_msc_cost"].answer in second["text"]
+    assert payloads(second) == NEXT_STEPS
+
+
+def test_a_described_symptom_gets_the_answer_and_the_self_check_offered(domain, dispatcher):
+    tracker = make_tracker(domain, text="stiff every morning and it grinds, is that arthritis?",
+                           intent="ask_oa_symptoms", findings={"present": ["stiffness", "grating"]})
+    ActionAnswerFromArticles().run(dispatcher, tracker, domain)
+    answer, offer = dispatcher.messages
+    assert answer["text"].startswith(load_library().topics["ask_oa_symptoms"].answer)
+    assert answer["buttons"] == []
+    assert offer["response"] == "utter_offer_self_check_for_symptoms"
+
+
+def test_which_side_hurts_alone_is_not_a_symptom_to_offer_the_self_check_for(domain, dispatcher):
+    tracker = make_tracker(domain, text="my right knee: what is osteoarthritis?", intent="ask_oa_definition",
+                           findings={"present": ["side_right"]})
+    ActionAnswerFromArticles().run(dispatcher, tracker, domain)
+    (answer,) = dispatcher.messages
+    assert payloads(answer) == NEXT_STEPS
+
+
+def test_clarification_offers_the_likeliest_topics_as_buttons_in_one_turn(domain, dispatcher):
+    choice = {"action": "offer", "topics": ["ask_msc_effectiveness", "ask_msc_research", "ask_msc_cure"]}
+    tracker = make_tracker(domain, text="results any good?", intent="nlu_fallback", topic_choice=choice)
+    ActionAskToClarify().run(dispatcher, tracker, domain)
+    (message,) = dispatcher.messages
+    assert "Which of these" in message["text"]
+    labels = load_library().topics
+    assert [button["title"] for button in message["buttons"]] == [
+        labels["ask_msc_effectiveness"].label, labels["ask_msc_research"].label, labels["ask_msc_cure"].label,
+        "Something else"]
+    assert payloads(message) == ["/ask_msc_effectiveness", "/ask_msc_research", "/ask_msc_cure", "/deny"]
+
+
+def test_clarification_for_a_described_symptom_answers_the_likeliest_topic_and_offers_the_self_check(
+        domain, dispatcher):
+    choice = {"action": "offer", "topics": ["ask_oa_symptoms", "ask_knee_pain_causes"]}
+    tracker = make_tracker(domain, text="my knee hurts when I climb stairs, I'm 62", intent="nlu_fallback",
+                           topic_choice=choice, findings={"present": ["knee_pain", "age_55_plus"]})
+    ActionAskToClarify().run(dispatcher, tracker, domain)
+    answer, offer = dispatcher.messages
+    assert "may help" in answer["text"] and load_library().topics["ask_oa_symptoms"].answer in answer["text"]
+    assert offer["response"] == "utter_offer_self_check_for_symptoms"

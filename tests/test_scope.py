@@ -1,7 +1,7 @@
 """The scope rules (clinical/scope.py), on entities from the real spaCy pipeline."""
 import pytest
 
-from clinical.scope import needs_clarification, out_of_scope_reason
+from clinical.scope import REPLACEMENT_PRICE_REASON, UNANSWERED_REASON, needs_clarification, out_of_scope_reason
 
 
 def ents(*labels):
@@ -21,6 +21,15 @@ def ents(*labels):
         ("   ", [], "has no words"),
         # a medicine question stays out of scope even when the knee is named
         ("can I take ibuprofen for my knee", ["medicine", "knee_part"], "names a medicine or a dose"),
+        # questions the articles never answer, whatever they name
+        ("will medicaid pay for the stem cells", ["unanswered_question", "treatment"], UNANSWERED_REASON),
+        ("how long would the benefit last? A year?", ["treatment"], UNANSWERED_REASON),
+        ("how many years does a stem cell knee last", ["treatment", "knee_part"], UNANSWERED_REASON),
+        ("how long till i can play again after the injection", ["treatment"], UNANSWERED_REASON),
+        ("how much is a new knee if i go private", ["knee_part"], REPLACEMENT_PRICE_REASON),
+        ("And the knee replacement surgery, how much cost exactly?", ["treatment"], REPLACEMENT_PRICE_REASON),
+        ("can stem cells help my diabetes", ["treatment", "other_condition"],
+         "is about a condition the articles do not cover"),
     ],
 )
 def test_out_of_scope(text, labels, reason):
@@ -36,6 +45,11 @@ def test_out_of_scope(text, labels, reason):
         ("my x-ray shows wear and tear, what is osteoarthritis", ["test_or_advice", "condition"]),
         ("are the cells taken from the hip bone", ["cell_source"]),
         ("¿qué es la artrosis?", []),  # words, if not English: left to the classifier and fallback
+        # another condition as context for a knee question
+        ("I'm diabetic and the surgeon won't operate on my knee, why", ["other_condition", "knee_part"]),
+        ("how long does the procedure take", ["article_term"]),  # a duration the question is not about
+        ("is stem cell therapy cheaper than a knee replacement", ["treatment"]),
+        ("is a new knee dear", ["knee_part"]),  # the articles say knee replacement is expensive
     ],
 )
 def test_in_scope_or_undecided(text, labels):

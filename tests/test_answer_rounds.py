@@ -1,0 +1,37 @@
+"""The blind rounds of article questions (tests/nlu/blind/), end to end over REST.
+
+Each round was written by independent writers from the two articles alone. `make test` prints, for
+every round, its first-run figures (recorded before anything was tuned on it, docs/answer-card.md)
+beside today's, and holds every round to:
+  * no out-of-scope message gets an article answer;
+  * no fewer questions answered with the fact asked for than at the round's first run.
+A spent round passing them shows no regression, not generalisation: the first-run figures of the
+newest round are the honest estimate.
+"""
+from __future__ import annotations
+
+import pytest
+
+from tests.answer_rounds import card_from_dict, first_run, load_round, rounds, run, score
+from tests.test_vignettes import assistant  # noqa: F401  (the same running assistant, module-scoped)
+
+pytestmark = pytest.mark.slow
+
+
+def test_there_is_an_answer_round_with_its_first_run_recorded():
+    assert rounds() and all(first_run(name) for name in rounds())
+
+
+@pytest.mark.parametrize("name", rounds())
+def test_answer_round(assistant, name, capsys):
+    round_ = load_round(name)
+    card = score(round_, run(round_, assistant.say))
+    recorded = first_run(name)
+    before = card_from_dict(recorded["card"])
+    with capsys.disabled():
+        print(f"\n[answers {name}] first run ({recorded['measured']}), before anything was tuned on it:")
+        print("\n".join(before.lines()[:8]))
+        print(f"[answers {name}] now (a spent round: a regression check, not an estimate):")
+        print("\n".join(card.lines()))
+    assert card.leaked == [], "out-of-scope messages given an article answer"
+    assert card.answered[0] >= before.answered[0], card.missed
