@@ -70,9 +70,10 @@ def out_of_scope_reason(text: str, entities: Iterable[Mapping[str, object]]) -> 
     if OTHER_BODY_PART in labels and not labels & {KNEE, CELL_SOURCE}:
         return "is about another part of the body"
     # Another condition as the subject ("can stem cells help my diabetes?") is outside the articles;
-    # as context for a knee question ("I'm diabetic and the surgeon won't operate on my knee, why?")
-    # it is not.
-    if OTHER_CONDITION in labels and KNEE not in labels:
+    # as context for a question about the knee or an article's condition ("I'm diabetic and the
+    # surgeon won't operate on my knee, why?", "why is OA so hard to treat? can a diabetic even get
+    # surgery") it is not.
+    if OTHER_CONDITION in labels and not labels & {KNEE, "condition"}:
         return "is about a condition the articles do not cover"
     if UNANSWERED_QUESTION.search(text):
         return UNANSWERED_REASON

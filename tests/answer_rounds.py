@@ -76,6 +76,8 @@ def rounds() -> List[str]:
 def load_round(name: str) -> AnswerRound:
     loaded = AnswerRound(name)
     for path in sorted((ANSWER_ROUNDS_DIR / name).glob("*.yml")):
+        if path.name == KNOWN_LEAKS:
+            continue
         spec = yaml.safe_load(path.read_text(encoding="utf-8"))
         writer = spec["writer"]
         loaded.writers[writer] = spec.get("persona", "")
@@ -239,6 +241,15 @@ def score(round_: AnswerRound, outcome: Outcome, library: Optional[Library] = No
 
 def first_run(name: str) -> Optional[dict]:
     return read_first_run(ANSWER_ROUNDS_DIR, name)
+
+
+KNOWN_LEAKS = "known_leaks.yml"
+
+
+def known_leaks(name: str) -> Dict[str, str]:
+    """Out-of-scope message id -> why a spent round's message still gets an article answer."""
+    path = ANSWER_ROUNDS_DIR / name / KNOWN_LEAKS
+    return dict(yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
 
 
 def card_from_dict(record: dict) -> AnswerCard:

@@ -26,6 +26,8 @@ def ents(*labels):
         ("how long would the benefit last? A year?", ["treatment"], UNANSWERED_REASON),
         ("how many years does a stem cell knee last", ["treatment", "knee_part"], UNANSWERED_REASON),
         ("how long till i can play again after the injection", ["treatment"], UNANSWERED_REASON),
+        ("is there an age limit for stem cell treatment", ["unanswered_question", "treatment"], UNANSWERED_REASON),
+        ("is it safe while I'm on HRT", ["medicine"], "names a medicine or a dose"),
         ("how much is a new knee if i go private", ["knee_part"], REPLACEMENT_PRICE_REASON),
         ("And the knee replacement surgery, how much cost exactly?", ["treatment"], REPLACEMENT_PRICE_REASON),
         ("can stem cells help my diabetes", ["treatment", "other_condition"],
@@ -47,6 +49,7 @@ def test_out_of_scope(text, labels, reason):
         ("¿qué es la artrosis?", []),  # words, if not English: left to the classifier and fallback
         # another condition as context for a knee question
         ("I'm diabetic and the surgeon won't operate on my knee, why", ["other_condition", "knee_part"]),
+        ("why is OA so hard to treat? can a diabetic even get surgery", ["condition", "other_condition"]),
         ("how long does the procedure take", ["article_term"]),  # a duration the question is not about
         ("is stem cell therapy cheaper than a knee replacement", ["treatment"]),
         ("is a new knee dear", ["knee_part"]),  # the articles say knee replacement is expensive
