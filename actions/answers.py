@@ -13,10 +13,18 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from . import clinic
 from clinical.articles import Topic, compose_answer, load_library
-from clinical.self_check import FINDINGS_KEY
-from clinical.topic_choice import describes_symptoms
+from clinical.self_check import FINDINGS_KEY, RESULT_SLOT
+from clinical.topic_choice import AGREED, describes_symptoms
+from clinical.triage import Level
 
 CHOICE_KEY = "topic_choice"  # where the topic resolver leaves its decision in the parse result
+
+
+def topic_from_agreement(message: Dict[str, Any]) -> bool:
+    """Whether the message's topic came from the classifier and the search agreeing, rather than from
+    a sure classifier (during the self-check such a guess is not answered: the message was most
+    likely an answer to the form's question)."""
+    return (message.get(CHOICE_KEY) or {}).get("reason") == AGREED
 
 
 def send_topic_answer(
@@ -41,13 +49,14 @@ def send_topic_answer(
     dispatcher.utter_message(text=text, buttons=buttons)
 
 
-def topics_asked(message: Dict[str, Any], intent: Optional[str]) -> List[Topic]:
-    """The topic of the intent, then a second one the message asked about (at most two)."""
+def topics_asked(message: Dict[str, Any], intent: Optional[str], in_self_check: bool = False) -> List[Topic]:
+    """The topic of the intent, then a second one the message asked about (at most two; one during
+    the self-check, whose next question follows)."""
     library = load_library()
     found = [topic for topic in (library.topic_for_intent(intent),) if topic is not None]
     choice = message.get(CHOICE_KEY) or {}
-    if choice.get("action") == "answer":
-        for name in choice.get("topics", [])[1:]:
+    if choice.get("action") == "answer" and not in_self_check:
+        for name in (choice.get("topics") or [])[1:]:
             topic = library.topic_for_intent(name)
             if topic is not None and topic not in found:
                 found.append(topic)
@@ -57,8 +66,11 @@ def topics_asked(message: Dict[str, Any], intent: Optional[str]) -> List[Topic]:
 def offer_self_check_if_symptoms(message: Dict[str, Any], dispatcher: CollectingDispatcher,
                                  tracker: Tracker) -> bool:
     """A patient who told us how their knee is now is offered the self-check (and booking); not
-    during the self-check itself. Returns whether it was offered."""
+    during the self-check itself, and not after an emergency reply (whose advice stands).
+    Returns whether it was offered."""
     if (tracker.active_loop or {}).get("name") or not describes_symptoms(message.get(FINDINGS_KEY)):
+        return False
+    if (tracker.get_slot(RESULT_SLOT) or {}).get("level") == Level.EMERGENCY.code:
         return False
     dispatcher.utter_message(response="utter_offer_self_check_for_symptoms")
     return True
@@ -73,7 +85,7 @@ class ActionAnswerFromArticles(Action):
     ) -> List[Dict[Text, Any]]:
         message = tracker.latest_message or {}
         intent = (message.get("intent") or {}).get("name")
-        topics = topics_asked(message, intent)
+        topics = topics_asked(message, intent, in_self_check=bool((tracker.active_loop or {}).get("name")))
         if not topics:
             # Only reachable if a rule sends a non-topic intent here; say so honestly.
             dispatcher.utter_message(response="utter_out_of_scope")

@@ -4,7 +4,7 @@ The rules in data/rules/fallback.yml wire these up:
 1. action_ask_to_clarify: the two or three likeliest topics (components/topic_resolver.py) as buttons
    in their plain-language labels, or one guess as "Did you mean <topic>?" [Yes] [No, something else]
    (/deny, after which the patient is asked to rephrase); a patient who described how their knee is
-   gets the likeliest topic's answer and the self-check offered instead.
+   gets the self-check offered instead, with the likeliest topics as buttons.
 2. action_default_fallback, if the next message is still unclear (it is also Rasa's core fallback):
    the honest scope answer for a message the scope rules place outside the articles (scope.py);
    else a passage search over the articles, answering only above the tuned relevance threshold and
@@ -71,7 +71,8 @@ def offered_topics(message: Dict[str, Any]) -> List[str]:
 class ActionAskToClarify(Action):
     """One clarifying turn for a message the classifier and the article search could not agree on:
     the two or three likeliest topics as buttons; a single guess as "did you mean ...?"; and for a
-    patient who described how their knee is, the likeliest topic's answer with the self-check."""
+    patient who described how their knee is, the self-check offered: with the answer of a topic both
+    signals rank high, named as a guess, or else with the topics as buttons."""
 
     def name(self) -> Text:
         return "action_ask_to_clarify"
@@ -81,12 +82,20 @@ class ActionAskToClarify(Action):
     ) -> List[Dict[Text, Any]]:
         message = tracker.latest_message or {}
         offered = offered_topics(message)
-        if describes_symptoms(message.get(FINDINGS_KEY)):
-            topic = load_library().topic_for_intent(offered[0]) if offered else None
-            if topic is not None:
-                send_topic_answer(topic, dispatcher, tracker, domain, with_buttons=False,
-                                  lead_in=f"This part of the clinic's articles may help (\u201c{topic.label}\u201d):")
-            offer_self_check_if_symptoms(message, dispatcher, tracker)
+        likely = load_library().topic_for_intent((message.get(CHOICE_KEY) or {}).get("likely"))
+        if describes_symptoms(message.get(FINDINGS_KEY)) and likely is not None and likely.intent in offered:
+            # A described symptom with a topic both signals rank high: that topic, named as a guess,
+            # then the self-check. Without such a topic, no guess: the self-check and the buttons.
+            send_topic_answer(likely, dispatcher, tracker, domain, with_buttons=False,
+                              lead_in=f"This part of the clinic's articles may help (\u201c{likely.label}\u201d):")
+            if not offer_self_check_if_symptoms(message, dispatcher, tracker):
+                dispatcher.utter_message(response="utter_next_steps")
+            return []
+        if offer_self_check_if_symptoms(message, dispatcher, tracker):
+            if offered:
+                dispatcher.utter_message(
+                    text="Or, if you were asking about one of these:",
+                    buttons=[{"title": intent_label(name), "payload": f"/{name}"} for name in offered])
             return []
         if len(offered) >= 2:
             dispatcher.utter_message(

@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from .answers import send_topic_answer
+from .answers import send_topic_answer, topic_from_agreement
 from clinical.articles import load_library
 from .conversation import answers, finding_records, said
 from clinical.self_check import (
@@ -62,7 +62,7 @@ class ValidateSelfCheckForm(Action):
         events += self._urgent_advice_first(dispatcher, told)
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         topic = load_library().topic_for_intent(intent)
-        if new and topic is not None and intent not in ANSWER_INTENTS:
+        if new and topic is not None and intent not in ANSWER_INTENTS and not topic_from_agreement(tracker.latest_message):
             send_topic_answer(topic, dispatcher, tracker, domain)
         question = None if ended_early(given) else next_question(findings, given)
         return events + [SlotSet(REQUESTED_SLOT, question.slot if question else None)]

@@ -8,6 +8,7 @@ sentence of both articles. Nothing here imports Rasa.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -67,6 +68,14 @@ class Library:
     def topic_for_intent(self, intent: Optional[str]) -> Optional[Topic]:
         intent = intent or ""
         return self.topics.get(intent) or self.topics.get(self.also_answering.get(intent, ""))
+
+
+def content_digest(content_dir: Path = CONTENT_DIR) -> str:
+    """A fingerprint of the content records, so that a trained index built from them notices a change."""
+    digest = hashlib.sha256()
+    for path in sorted(content_dir.glob("*.yml")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def _read_yaml(path: Path) -> dict:

@@ -28,29 +28,36 @@ KNEE = "knee_part"
 CELL_SOURCE = "cell_source"
 OTHER_BODY_PART = "other_body_part"
 TEST_OR_ADVICE = "test_or_advice"
-OTHER_CONDITION = "other_condition"
+COMORBIDITY = "comorbidity"
+RENAL = "renal"
 # How long results last or recovery takes: the articles give no duration ("how long would the benefit
 # last?", "how many years does it last", "how long till i can play again after the injection").
 # Insurance and "time off work" are words in nlp/patterns/entities.yml (unanswered_question).
 UNANSWERED_QUESTION = re.compile(
     r"\bhow (?:long|many (?:years|months|weeks|days))\b[^?.!]*?\b(?:last|lasts|lasting|wear off|recover\w*|heal\w*|"
-    r"rest|off work|back to|again|before|until|till|after)\b",
+    r"rest|off work|back to work)\b"
+    # "how long till I can play again", "how soon after it could he walk": when the patient can do
+    # something again, not how long a disease takes ("how long does OA take to develop after an injury")
+    r"|\bhow (?:long|soon)\b[^?.!]*?\b(?:till|until|before|after)\b[^?.!]*?\b(?:i|i'd|id|i'll|he|she|you|they|we)\b"
+    r"[^?.!]*?\b(?:can|could|will|be able|go back|walk|drive|play|work|run|need)\b",
     re.IGNORECASE)
 UNANSWERED_REASON = "asks what the articles never say (insurance, how long results last, recovery)"
 # The price of a knee replacement: the articles only say such surgery is expensive (so "is a new knee
 # dear?" is answered), and give figures for stem cell therapy alone ("how much is a new knee if i go
 # private" must not get those).
 _REPLACEMENT = re.compile(r"\b(?:new knee|knee replacement|replacement surgery|replacement|tkr)\b", re.IGNORECASE)
-_PRICE = re.compile(r"\b(?:cost\w*|price\w*|how much|charge\w*|fee\w*)\b", re.IGNORECASE)
+_PRICE = re.compile(r"\b(?:costs?|costing|price[sd]?|pricing|charges?|fees?|how much (?:is|are|does|do|would|will|for|money|to))\b",
+                    re.IGNORECASE)
 _STEM_CELLS = re.compile(r"\b(?:stem|msc\w*|cells?|regenerative)\b", re.IGNORECASE)
 REPLACEMENT_PRICE_REASON = "asks the price of a knee replacement, which the articles do not give"
 # What the articles are about: a message naming one of these is anchored in their scope.
 ARTICLE_SUBJECTS = {KNEE, CELL_SOURCE, "condition", "treatment"}
 # ... and a message naming one of these, or a word of the articles' subjects, is anchored enough to be
 # answered at the classifier's usual confidence.
-ANCHORS = ARTICLE_SUBJECTS | {"article_term"}
+ANCHORS = ARTICLE_SUBJECTS | {"article_term", RENAL}
 ALWAYS_OUT_OF_SCOPE = {
     "medicine": "names a medicine or a dose",
+    "other_condition": "is about a condition the articles do not cover",
     "other_treatment": "is about a treatment the articles do not cover",
     "unanswered_question": UNANSWERED_REASON,
 }
@@ -67,13 +74,13 @@ def out_of_scope_reason(text: str, entities: Iterable[Mapping[str, object]]) -> 
     for label, reason in ALWAYS_OUT_OF_SCOPE.items():
         if label in labels:
             return reason
-    if OTHER_BODY_PART in labels and not labels & {KNEE, CELL_SOURCE}:
+    if OTHER_BODY_PART in labels and not labels & {KNEE, CELL_SOURCE, RENAL}:
         return "is about another part of the body"
-    # Another condition as the subject ("can stem cells help my diabetes?") is outside the articles;
-    # as context for a question about the knee or an article's condition ("I'm diabetic and the
-    # surgeon won't operate on my knee, why?", "why is OA so hard to treat? can a diabetic even get
-    # surgery") it is not.
-    if OTHER_CONDITION in labels and not labels & {KNEE, "condition"}:
+    # A long-term condition as the subject ("can stem cells help my diabetes?") is outside the
+    # articles; as context for a question about the knee or an article's condition ("I'm diabetic and
+    # the surgeon won't operate on my knee, why?", "why is OA so hard to treat? can a diabetic even get
+    # surgery") it is not. Any other condition (a tumour, lupus) is out of scope wherever it is.
+    if COMORBIDITY in labels and not labels & {KNEE, "condition"}:
         return "is about a condition the articles do not cover"
     if UNANSWERED_QUESTION.search(text):
         return UNANSWERED_REASON

@@ -33,6 +33,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import linear_kernel
 
 from clinical.articles import Library, normalise
+from clinical.scope import anchored, out_of_scope_reason
 
 OUT_OF_SCOPE = "out_of_scope"
 NLU_FALLBACK = "nlu_fallback"
@@ -49,9 +50,14 @@ MAX_CANDIDATES = 3
 # A second question in the message, answered too when retrieval alone is this sure of its topic.
 SECOND_QUESTION_MIN_SIMILARITY = 0.45
 
-# Findings that are not symptoms: which side, when it began, age, history, medicines.
+# At most this many question parts of a message are searched (a long message of many short questions
+# must not cost a search each).
+MAX_PARTS = 4
+AGREED = "the classifier and the article search agree"
+
+# Findings that are not symptoms: which side, when it began, age, history, medicines, "painless".
 NOT_SYMPTOMS = {"side_left", "side_right", "side_both", "onset_sudden", "onset_gradual", "age_55_plus",
-                "child", "blood_thinners", "bleeding_disorder", "cancer_history"}
+                "child", "blood_thinners", "bleeding_disorder", "cancer_history", "painless"}
 
 
 class TopicRetrieval:
@@ -95,9 +101,12 @@ class TopicChoice:
     action: str
     topics: Tuple[str, ...]
     reason: str
+    # for `offer`: a topic both signals rank among their best two, likely enough to show a patient who
+    # described a symptom, named as a guess (actions/fallback.py); never answered otherwise
+    likely: Optional[str] = None
 
     def as_dict(self) -> dict:
-        return {"action": self.action, "topics": list(self.topics), "reason": self.reason}
+        return {"action": self.action, "topics": list(self.topics), "reason": self.reason, "likely": self.likely}
 
 
 def _best(ranking: Ranking, topics: Set[str]) -> Tuple[Optional[str], float]:
@@ -131,7 +140,7 @@ def choose(intent: str, classifier: Ranking, retrieval: Ranking, topics: Set[str
     by_retrieval, similarity = _retrieval_best(retrieval, topics)
     if (anchored and by_classifier is not None and by_classifier == by_retrieval
             and confidence >= AGREE_MIN_CONFIDENCE and similarity >= AGREE_MIN_SIMILARITY):
-        return TopicChoice("answer", (by_classifier,), "the classifier and the article search agree")
+        return TopicChoice("answer", (by_classifier,), AGREED)
     candidates: List[str] = []
     classifier_topics = [(n, c) for n, c in classifier if n in topics and c >= CANDIDATE_MIN_CONFIDENCE]
     retrieval_topics = [(n, s) for n, s in retrieval if n in topics and s >= CANDIDATE_MIN_SIMILARITY]
@@ -142,24 +151,61 @@ def choose(intent: str, classifier: Ranking, retrieval: Ranking, topics: Set[str
                 candidates.append(name)
     candidates = candidates[:MAX_CANDIDATES]
     if candidates:
-        return TopicChoice("offer", tuple(candidates), "the classifier and the article search disagree")
+        both = {n for n, _ in classifier_topics[:2]} & {n for n, _ in retrieval_topics[:2]}
+        likely = next((name for name in candidates if name in both), None) if anchored else None
+        return TopicChoice("offer", tuple(candidates), "the classifier and the article search disagree", likely)
     return TopicChoice("keep", (), "no likely topic")
 
 
-_PARTS = re.compile(
-    r"[?!.;\n]+|,?\s+\b(?:and|also|plus|n|&)\s+(?=(?:what|how|is|are|does|do|can|could|will|would|why|where|who|when|which|should)\b)",
-    re.IGNORECASE)
+_QUESTION_WORD = r"(?:what|how|is|are|does|do|can|could|will|would|why|where|who|when|which|should)"
+# Where a question ends ("?"), or where "and"/"also"/"plus"/"n" starts another question.
+_PART_END = re.compile(r"\?+|,?\s+(?:(?:and|also|plus|n|&)\s+)+(?=" + _QUESTION_WORD + r"\b)", re.IGNORECASE)
+# A question word, or a request that asks one ("kindly tell me the symptoms, and also who gets it").
+_STARTS_AS_QUESTION = re.compile(
+    r"^\W*(?:(?:kindly|please|pls|so|and|also|but|ok|okay)\s+)*(?:" + _QUESTION_WORD +
+    r"|tell me|explain|i (?:want|would like|'d like) to know|i wonder)\b", re.IGNORECASE)
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?\n]*")
 
 
-def question_parts(text: str) -> List[str]:
-    """The message cut where one question ends and another may begin ("is it safe and what does it
-    cost?" -> "is it safe", "what does it cost")."""
-    return [part.strip() for part in _PARTS.split(text or "") if part and len(part.split()) >= 2]
+def question_parts(text: str) -> List[Tuple[int, int]]:
+    """Where the questions of a message are, as (start, end) offsets: "is it safe and what does it
+    cost?" -> "is it safe", "what does it cost". A part counts only as a question: it ends with "?" or
+    starts with a question word. Statements ("My knee hurts.") are not parts: a second answer is for a
+    second question, never for a described symptom."""
+    parts: List[Tuple[int, int]] = []
+    for sentence in _SENTENCE.finditer(text or ""):
+        start = sentence.start()
+        chunk = sentence.group()
+        cut = 0
+        for boundary in list(_PART_END.finditer(chunk)) + [None]:
+            end = boundary.start() if boundary else len(chunk)
+            piece = chunk[cut:end]
+            is_question = (boundary is not None and boundary.group().startswith("?")) or bool(_STARTS_AS_QUESTION.match(piece))
+            if len(piece.split()) >= 2 and is_question:
+                left = len(piece) - len(piece.lstrip())
+                parts.append((start + cut + left, start + cut + len(piece.rstrip(" \t\n.!"))))
+            cut = boundary.end() if boundary else len(chunk)
+    return parts[:MAX_PARTS]
+
+
+def answerable_question_parts(text: str, entities: Sequence[Mapping[str, object]]) -> List[str]:
+    """The question parts of a message (question_parts) that the scope rules leave in scope and that
+    name something the articles are about, each judged on its own entities; none for a message of
+    one question. "how much does it cost? is it safe to eat raw chicken" keeps only the first."""
+    spans = question_parts(text)
+    if len(spans) < 2:
+        return []
+    found = []
+    for start, end in spans:
+        inside = [e for e in entities if start <= int(e.get("start") or 0) < end]
+        if out_of_scope_reason(text[start:end], inside) is None and anchored(inside):
+            found.append(text[start:end])
+    return found
 
 
 def second_topic(main: str, parts: Sequence[Ranking], topics: Set[str]) -> Optional[str]:
-    """A topic another part of the message asks about, if retrieval alone is sure of it.
-    `parts` holds TopicRetrieval.rank of each question part (question_parts), in order."""
+    """A topic another question of the message asks about, if retrieval alone is sure of it.
+    `parts` holds TopicRetrieval.rank of each answerable_question_parts, in order."""
     if len(parts) < 2:
         return None
     for ranking in parts:

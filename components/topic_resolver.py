@@ -28,9 +28,9 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from clinical.articles import load_library
+from clinical.articles import content_digest, load_library
 from clinical.scope import anchored
-from clinical.topic_choice import TopicRetrieval, choose, question_parts, second_topic
+from clinical.topic_choice import NLU_FALLBACK, TopicRetrieval, answerable_question_parts, choose, second_topic
 
 INDEX_FILE = "topic_retrieval.joblib"
 CHOICE_KEY = "topic_choice"
@@ -47,7 +47,8 @@ class TopicResolver(GraphComponent, IntentClassifier):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {}
+        # The content records are part of the index, so a change to them must retrain it.
+        return {"content_digest": content_digest()}
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -84,16 +85,19 @@ class TopicResolver(GraphComponent, IntentClassifier):
             intent = (message.get(INTENT) or {}).get("name") or ""
             if not text or text.startswith("/"):
                 continue  # a button's payload names its intent
+            if intent not in self._topics and intent != NLU_FALLBACK:
+                continue  # small talk, a request, or placed out of scope by the rules: nothing to decide
+            entities = message.get(ENTITIES) or []
             ranking = [(r.get("name"), float(r.get("confidence") or 0.0))
-                       for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != "nlu_fallback"]
-            choice = choose(intent, ranking, self._retrieval.rank(text), self._topics,
-                            anchored=anchored(message.get(ENTITIES) or []))
+                       for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != NLU_FALLBACK]
+            retrieval = self._retrieval.rank(text) if intent == NLU_FALLBACK else []
+            choice = choose(intent, ranking, retrieval, self._topics, anchored=anchored(entities))
             record = choice.as_dict()
             if choice.action == "answer":
                 if intent != choice.topics[0]:
                     confidence = dict(ranking).get(choice.topics[0], 0.0)
                     message.set(INTENT, {"name": choice.topics[0], "confidence": confidence}, add_to_output=True)
-                parts = [self._retrieval.rank(part) for part in question_parts(text)]
+                parts = [self._retrieval.rank(part) for part in answerable_question_parts(text, entities)]
                 also = second_topic(choice.topics[0], parts, self._topics)
                 if also:
                     record["topics"].append(also)

@@ -159,12 +159,59 @@ def test_clarification_offers_the_likeliest_topics_as_buttons_in_one_turn(domain
     assert payloads(message) == ["/ask_msc_effectiveness", "/ask_msc_research", "/ask_msc_cure", "/deny"]
 
 
-def test_clarification_for_a_described_symptom_answers_the_likeliest_topic_and_offers_the_self_check(
+def test_clarification_for_a_described_symptom_offers_the_self_check_and_the_topics_never_a_guess(
         domain, dispatcher):
     choice = {"action": "offer", "topics": ["ask_oa_symptoms", "ask_knee_pain_causes"]}
     tracker = make_tracker(domain, text="my knee hurts when I climb stairs, I'm 62", intent="nlu_fallback",
                            topic_choice=choice, findings={"present": ["knee_pain", "age_55_plus"]})
     ActionAskToClarify().run(dispatcher, tracker, domain)
-    answer, offer = dispatcher.messages
-    assert "may help" in answer["text"] and load_library().topics["ask_oa_symptoms"].answer in answer["text"]
+    offer, topics = dispatcher.messages
     assert offer["response"] == "utter_offer_self_check_for_symptoms"
+    assert payloads(topics) == ["/ask_oa_symptoms", "/ask_knee_pain_causes"]
+    assert not any(topic.answer in (message.get("text") or "") for message in dispatcher.messages
+                   for topic in TOPICS)
+
+
+def test_clarification_for_a_described_symptom_shows_a_topic_both_signals_rank_high_as_a_guess(domain, dispatcher):
+    choice = {"action": "offer", "topics": ["ask_oa_symptoms", "ask_knee_pain_causes"], "likely": "ask_oa_symptoms"}
+    tracker = make_tracker(domain, text="stiff every morning and it grinds on the stairs", intent="nlu_fallback",
+                           topic_choice=choice, findings={"present": ["stiffness", "grating"]})
+    ActionAskToClarify().run(dispatcher, tracker, domain)
+    answer, offer = dispatcher.messages
+    assert answer["text"].startswith("This part of the clinic's articles may help (\u201cSymptoms of knee osteoarthritis")
+    assert load_library().topics["ask_oa_symptoms"].answer in answer["text"]
+    assert offer["response"] == "utter_offer_self_check_for_symptoms"
+
+
+def test_no_self_check_offer_after_an_emergency_reply(domain, dispatcher):
+    tracker = make_tracker(domain, text="still swollen, what is osteoarthritis?", intent="ask_oa_definition",
+                           findings={"present": ["swelling"]}, slots={"triage_result": {"level": "emergency"}})
+    ActionAnswerFromArticles().run(dispatcher, tracker, domain)
+    (answer,) = dispatcher.messages
+    assert answer["text"].startswith(load_library().topics["ask_oa_definition"].answer)
+
+
+def test_during_the_self_check_one_topic_is_answered_and_no_offer(domain, dispatcher):
+    choice = {"action": "answer", "topics": ["ask_msc_safety", "ask_msc_cost"], "reason": "test"}
+    tracker = make_tracker(domain, text="is it safe and what does it cost?", intent="ask_msc_safety",
+                           topic_choice=choice, findings={"present": ["stiffness"]}, active_loop="self_check_form")
+    ActionAnswerFromArticles().run(dispatcher, tracker, domain)
+    (answer,) = dispatcher.messages
+    assert answer["buttons"] == []
+
+
+def test_a_topic_from_agreement_is_never_answered_as_an_aside_in_the_self_check(domain, dispatcher):
+    from actions.answers import topic_from_agreement
+    from clinical.topic_choice import AGREED
+
+    assert topic_from_agreement({"topic_choice": {"action": "answer", "topics": ["ask_oa_symptoms"], "reason": AGREED}})
+    assert not topic_from_agreement({"topic_choice": {"action": "answer", "topics": ["ask_oa_symptoms"],
+                                                      "reason": "the classifier is sure"}})
+    assert not topic_from_agreement({})
+
+
+def test_a_resolver_record_without_topics_is_harmless(domain, dispatcher):
+    tracker = make_tracker(domain, text="cost?", intent="ask_msc_cost",
+                           topic_choice={"action": "answer", "topics": None})
+    ActionAnswerFromArticles().run(dispatcher, tracker, domain)
+    assert len(dispatcher.messages) == 1

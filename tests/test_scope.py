@@ -30,7 +30,13 @@ def ents(*labels):
         ("is it safe while I'm on HRT", ["medicine"], "names a medicine or a dose"),
         ("how much is a new knee if i go private", ["knee_part"], REPLACEMENT_PRICE_REASON),
         ("And the knee replacement surgery, how much cost exactly?", ["treatment"], REPLACEMENT_PRICE_REASON),
-        ("can stem cells help my diabetes", ["treatment", "other_condition"],
+        ("can stem cells help my diabetes", ["treatment", "comorbidity"],
+         "is about a condition the articles do not cover"),
+        # any other condition stays out of scope even in the knee
+        ("I have a tumour in my knee, can stem cells treat it?", ["other_condition", "knee_part", "treatment"],
+         "is about a condition the articles do not cover"),
+        ("can stem cells fix my kidney", ["treatment", "other_body_part"], "is about another part of the body"),
+        ("chemo side effects and my knee", ["other_condition", "knee_part"],
          "is about a condition the articles do not cover"),
     ],
 )
@@ -48,8 +54,14 @@ def test_out_of_scope(text, labels, reason):
         ("are the cells taken from the hip bone", ["cell_source"]),
         ("¿qué es la artrosis?", []),  # words, if not English: left to the classifier and fallback
         # another condition as context for a knee question
-        ("I'm diabetic and the surgeon won't operate on my knee, why", ["other_condition", "knee_part"]),
-        ("why is OA so hard to treat? can a diabetic even get surgery", ["condition", "other_condition"]),
+        ("I'm diabetic and the surgeon won't operate on my knee, why", ["comorbidity", "knee_part"]),
+        ("why is OA so hard to treat? can a diabetic even get surgery", ["condition", "comorbidity"]),
+        ("stem cells n renal function?? kidneys?? wat does it say", ["treatment", "renal", "other_body_part"]),
+        # durations and prices the articles do give, or a question that is not about them
+        ("how long does OA take to develop after an injury", ["condition"]),
+        ("how long has stem cell therapy been around, and is it safe after 60", ["treatment"]),
+        ("after my knee replacement I feel a grinding, what is it?", ["treatment"]),
+        ("how much pain is normal after a knee replacement?", ["treatment"]),
         ("how long does the procedure take", ["article_term"]),  # a duration the question is not about
         ("is stem cell therapy cheaper than a knee replacement", ["treatment"]),
         ("is a new knee dear", ["knee_part"]),  # the articles say knee replacement is expensive

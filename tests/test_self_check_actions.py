@@ -156,6 +156,19 @@ def test_a_question_asked_with_an_answer_in_words_is_answered_too(domain, dispat
     assert any("Cost" in (m.get("text") or "") or "cost" in (m.get("text") or "") for m in dispatcher.messages)
 
 
+def test_an_answer_the_topic_resolver_only_guessed_a_topic_for_gets_no_article(domain, dispatcher):
+    from clinical.topic_choice import AGREED
+
+    tracker = make_tracker(domain, "it's swollen and stiff in the mornings", "ask_oa_symptoms",
+                           active_loop="self_check_form",
+                           slots={**NO_ANSWERS, "sc_adult": "yes", "requested_slot": "sc_injury"},
+                           findings={"present": ["swelling", "stiffness"], "absent": [], "unsure": []},
+                           topic_choice={"action": "answer", "topics": ["ask_oa_symptoms"], "reason": AGREED})
+    events = ValidateSelfCheckForm().run(dispatcher, tracker, domain)
+    assert slot_values(events)["sc_swelling"] == "yes"
+    assert not any("Source" in (m.get("text") or "") for m in dispatcher.messages)
+
+
 def test_stopping_keeps_the_result_and_says_what_to_do_when_it_matters(domain, dispatcher):
     from actions.triage_replies import ActionSelfCheckStopped
 

@@ -3,8 +3,8 @@ import pytest
 
 from clinical.articles import load_library
 from clinical.topic_choice import (AGREE_MIN_CONFIDENCE, AGREE_MIN_SIMILARITY, MAX_CANDIDATES,
-                                   SECOND_QUESTION_MIN_SIMILARITY, TopicRetrieval, choose, describes_symptoms,
-                                   question_parts, second_topic)
+                                   SECOND_QUESTION_MIN_SIMILARITY, TopicRetrieval, answerable_question_parts, choose,
+                                   describes_symptoms, question_parts, second_topic)
 
 TOPICS = set(load_library().topics)
 
@@ -47,6 +47,15 @@ def test_disagreement_offers_each_signals_best_guesses_at_most_three():
     assert decision.action == "offer"
     assert decision.topics == ("ask_msc_effectiveness", "ask_msc_research", "ask_msc_cure")
     assert len(decision.topics) == MAX_CANDIDATES
+    assert decision.likely == "ask_msc_effectiveness"  # in both signals' best two
+
+
+def test_no_likely_topic_without_both_signals_or_an_anchor():
+    classifier, retrieval = [("ask_msc_cure", 0.4), ("ask_msc_cost", 0.3)], [("ask_cartilage", 0.5), ("ask_msc_research", 0.4)]
+    assert choose("nlu_fallback", classifier, retrieval, TOPICS).likely is None
+    classifier, retrieval = [("ask_msc_cure", 0.4)], [("ask_cartilage", 0.5), ("ask_msc_cure", 0.4)]
+    assert choose("nlu_fallback", classifier, retrieval, TOPICS).likely == "ask_msc_cure"
+    assert choose("nlu_fallback", classifier, retrieval, TOPICS, anchored=False).likely is None
 
 
 def test_nothing_likely_is_kept_for_the_rephrase_path():
@@ -55,12 +64,30 @@ def test_nothing_likely_is_kept_for_the_rephrase_path():
 
 @pytest.mark.parametrize("text,parts", [
     ("is it safe and what does it cost?", ["is it safe", "what does it cost"]),
-    ("my knee aches. how much is it?", ["my knee aches", "how much is it"]),
-    ("will my body reject the cells? n roughly hw much does it cost", ["will my body reject the cells", "n roughly hw much does it cost"]),
-    ("bread and butter pudding", ["bread and butter pudding"]),
+    ("how much is it & is it safe", ["how much is it", "is it safe"]),
+    ("will my body reject the cells? n how much does it cost", ["will my body reject the cells", "how much does it cost"]),
+    # a statement is not a question: "my knee aches" gets no answer of its own
+    ("my knee aches. how much is it?", ["how much is it"]),
+    ("Kindly tell me the common symptoms of knee osteoarthritis, and also who all are more prone to get it.",
+     ["Kindly tell me the common symptoms of knee osteoarthritis", "who all are more prone to get it"]),
+    ("bread and butter pudding", []),
+    ("", []),
 ])
 def test_question_parts(text, parts):
-    assert question_parts(text) == parts
+    assert [text[start:end] for start, end in question_parts(text)] == parts
+
+
+def test_only_parts_in_scope_and_about_the_articles_are_answerable():
+    text = "how much does stem cell therapy cost? is it safe to eat raw chicken"
+    entities = [{"entity": "treatment", "start": 14, "end": 24}]
+    assert answerable_question_parts(text, entities) == ["how much does stem cell therapy cost"]
+    text = "what is knee osteoarthritis? and can I take ibuprofen for my knee?"
+    entities = [{"entity": "condition", "start": 8, "end": 27}, {"entity": "medicine", "start": 44, "end": 53},
+                {"entity": "knee_part", "start": 61, "end": 65}]
+    assert answerable_question_parts(text, entities) == ["what is knee osteoarthritis"]
+    text = "is stem cell therapy safe? what does stem cell therapy cost?"
+    entities = [{"entity": "treatment", "start": 3, "end": 20}, {"entity": "treatment", "start": 37, "end": 54}]
+    assert answerable_question_parts(text, entities) == ["is stem cell therapy safe", "what does stem cell therapy cost"]
 
 
 def test_a_second_topic_needs_its_own_part_and_a_sure_retrieval():
@@ -83,6 +110,7 @@ def test_retrieval_ranks_intents_by_their_closest_text(retrieval):
     ({"present": ["stiffness", "side_left"]}, True),
     ({"present": ["side_left", "onset_gradual", "age_55_plus"]}, False),
     ({"present": [], "absent": ["fever"]}, False),
+    ({"present": ["painless"]}, False),
     (None, False),
 ])
 def test_describes_symptoms(findings, expected):
