@@ -14,10 +14,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from . import clinic
 from clinical.articles import Topic, compose_answer, load_library
 from clinical.self_check import FINDINGS_KEY, RESULT_SLOT
-from clinical.topic_choice import AGREED, describes_symptoms
+from clinical.topic_choice import AGREED, CHOICE_KEY, describes_symptoms
 from clinical.triage import Level
 
-CHOICE_KEY = "topic_choice"  # where the topic resolver leaves its decision in the parse result
+
+def in_self_check(tracker: Tracker) -> bool:
+    return bool((tracker.active_loop or {}).get("name"))
 
 
 def topic_from_agreement(message: Dict[str, Any]) -> bool:
@@ -44,8 +46,7 @@ def send_topic_answer(
     if lead_in:
         text = f"{lead_in}\n\n{text}"
     # In the middle of the self-check the form asks its question again next, so no other buttons.
-    in_self_check = bool((tracker.active_loop or {}).get("name"))
-    buttons = clinic.response_buttons(domain, "utter_next_steps") if with_buttons and not in_self_check else []
+    buttons = clinic.response_buttons(domain, "utter_next_steps") if with_buttons and not in_self_check(tracker) else []
     dispatcher.utter_message(text=text, buttons=buttons)
 
 
@@ -63,17 +64,12 @@ def topics_asked(message: Dict[str, Any], intent: Optional[str], in_self_check: 
     return found[:2]
 
 
-def offer_self_check_if_symptoms(message: Dict[str, Any], dispatcher: CollectingDispatcher,
-                                 tracker: Tracker) -> bool:
-    """A patient who told us how their knee is now is offered the self-check (and booking); not
-    during the self-check itself, and not after an emergency reply (whose advice stands).
-    Returns whether it was offered."""
-    if (tracker.active_loop or {}).get("name") or not describes_symptoms(message.get(FINDINGS_KEY)):
+def self_check_offer_due(message: Dict[str, Any], tracker: Tracker) -> bool:
+    """Whether a patient who told us how their knee is now should be offered the self-check (and
+    booking): not during the self-check itself, and not after an emergency reply (whose advice stands)."""
+    if in_self_check(tracker) or not describes_symptoms(message.get(FINDINGS_KEY)):
         return False
-    if (tracker.get_slot(RESULT_SLOT) or {}).get("level") == Level.EMERGENCY.code:
-        return False
-    dispatcher.utter_message(response="utter_offer_self_check_for_symptoms")
-    return True
+    return (tracker.get_slot(RESULT_SLOT) or {}).get("level") != Level.EMERGENCY.code
 
 
 class ActionAnswerFromArticles(Action):
@@ -85,15 +81,17 @@ class ActionAnswerFromArticles(Action):
     ) -> List[Dict[Text, Any]]:
         message = tracker.latest_message or {}
         intent = (message.get("intent") or {}).get("name")
-        topics = topics_asked(message, intent, in_self_check=bool((tracker.active_loop or {}).get("name")))
+        topics = topics_asked(message, intent, in_self_check=in_self_check(tracker))
         if not topics:
             # Only reachable if a rule sends a non-topic intent here; say so honestly.
             dispatcher.utter_message(response="utter_out_of_scope")
             return []
+        offer = self_check_offer_due(message, tracker)
         symptoms = describes_symptoms(message.get(FINDINGS_KEY))
         for number, topic in enumerate(topics):
             last = number == len(topics) - 1
             lead_in = f"You also asked about \u201c{topic.label}\u201d:" if number else None
             send_topic_answer(topic, dispatcher, tracker, domain, lead_in=lead_in, with_buttons=last and not symptoms)
-        offer_self_check_if_symptoms(message, dispatcher, tracker)
+        if offer:
+            dispatcher.utter_message(response="utter_offer_self_check_for_symptoms")
         return []

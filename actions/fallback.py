@@ -18,10 +18,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
-from .answers import CHOICE_KEY, offer_self_check_if_symptoms, send_topic_answer
+from .answers import self_check_offer_due, send_topic_answer
 from clinical.articles import load_library
 from clinical.self_check import FINDINGS_KEY
-from clinical.topic_choice import describes_symptoms
+from clinical.topic_choice import CHOICE_KEY, describes_symptoms
 from clinical.passage_search import PassageSearch
 from clinical.scope import out_of_scope_reason
 
@@ -68,6 +68,10 @@ def offered_topics(message: Dict[str, Any]) -> List[str]:
     return [name for name in choice.get("topics") or [] if intent_label(name)]
 
 
+def topic_buttons(intents: List[str]) -> List[Dict[str, Any]]:
+    return [{"title": intent_label(name), "payload": f"/{name}"} for name in intents]
+
+
 class ActionAskToClarify(Action):
     """One clarifying turn for a message the classifier and the article search could not agree on:
     the two or three likeliest topics as buttons; a single guess as "did you mean ...?"; and for a
@@ -82,26 +86,24 @@ class ActionAskToClarify(Action):
     ) -> List[Dict[Text, Any]]:
         message = tracker.latest_message or {}
         offered = offered_topics(message)
+        offer = self_check_offer_due(message, tracker)
         likely = load_library().topic_for_intent((message.get(CHOICE_KEY) or {}).get("likely"))
         if describes_symptoms(message.get(FINDINGS_KEY)) and likely is not None and likely.intent in offered:
             # A described symptom with a topic both signals rank high: that topic, named as a guess,
             # then the self-check. Without such a topic, no guess: the self-check and the buttons.
             send_topic_answer(likely, dispatcher, tracker, domain, with_buttons=False,
                               lead_in=f"This part of the clinic's articles may help (\u201c{likely.label}\u201d):")
-            if not offer_self_check_if_symptoms(message, dispatcher, tracker):
-                dispatcher.utter_message(response="utter_next_steps")
+            dispatcher.utter_message(response="utter_offer_self_check_for_symptoms" if offer else "utter_next_steps")
             return []
-        if offer_self_check_if_symptoms(message, dispatcher, tracker):
+        if offer:
+            dispatcher.utter_message(response="utter_offer_self_check_for_symptoms")
             if offered:
-                dispatcher.utter_message(
-                    text="Or, if you were asking about one of these:",
-                    buttons=[{"title": intent_label(name), "payload": f"/{name}"} for name in offered])
+                dispatcher.utter_message(text="Or, if you were asking about one of these:", buttons=topic_buttons(offered))
             return []
         if len(offered) >= 2:
             dispatcher.utter_message(
                 text="I want to answer the right question. Which of these is closest to what you asked?",
-                buttons=[{"title": intent_label(name), "payload": f"/{name}"} for name in offered]
-                + [{"title": "Something else", "payload": "/deny"}],
+                buttons=topic_buttons(offered) + [{"title": "Something else", "payload": "/deny"}],
             )
             return []
         guess = offered[0] if offered else _best_guess(tracker)

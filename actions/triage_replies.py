@@ -17,7 +17,7 @@ from . import clinic
 from .answers import send_topic_answer
 from .fallback import passage_search
 from clinical.articles import load_library
-from clinical.scope import out_of_scope_reason
+from clinical.scope import entities_within, out_of_scope_reason
 from clinical.conversation import ASK_ACTION, ASKED_SLOT
 from .conversation import answers, everything_known
 from clinical.self_check import RESULT_SLOT, ended_early
@@ -103,7 +103,7 @@ def _asked_topic(tracker: Tracker, message: Optional[Dict[str, Any]] = None) -> 
     # Never for a question the scope rules keep out (a medicine, another condition...).
     entities = message.get("entities") or []
     for question in _QUESTION.finditer(message.get("text") or ""):
-        inside = [e for e in entities if question.start() <= (e.get("start") or 0) < question.end()]
+        inside = entities_within(entities, question.start(), question.end())
         if out_of_scope_reason(question.group(), inside) is None:
             hit = passage_search().search(question.group())
             if hit is not None:

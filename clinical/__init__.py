@@ -10,4 +10,7 @@ Modules:
   scope.py           what is inside the assistant's scope
   articles.py        the clinic's article content as data: load, check, render
   passage_search.py  TF-IDF search over the article passages the content quotes
+  topic_choice.py    the intent classifier and a retrieval search deciding a message's topic together
+  language.py        whether a message is in a language the assistant cannot read
+  fingerprint.py     a digest of data files, for the training cache
 """

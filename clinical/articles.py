@@ -8,7 +8,6 @@ sentence of both articles. Nothing here imports Rasa.
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Dict, Iterable, Optional, Tuple
 
 import yaml
+
+from clinical.fingerprint import yaml_files_digest
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
 # The articles themselves are kept outside the repository, in ../shared/articles beside the clone
@@ -72,10 +73,7 @@ class Library:
 
 def content_digest(content_dir: Path = CONTENT_DIR) -> str:
     """A fingerprint of the content records, so that a trained index built from them notices a change."""
-    digest = hashlib.sha256()
-    for path in sorted(content_dir.glob("*.yml")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    return yaml_files_digest(content_dir)
 
 
 def _read_yaml(path: Path) -> dict:

@@ -13,7 +13,7 @@ threshold means the same for a two-word and a fifty-word message. Nothing here i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import linear_kernel
@@ -33,26 +33,39 @@ class Hit:
     score: float
 
 
-class PassageSearch:
-    def __init__(self, library: Library) -> None:
-        self._passages: List[Tuple[str, Topic]] = []
-        for topic in library.topics.values():
-            self._passages.append((topic.label, topic))
-            self._passages.append((topic.answer, topic))
-            self._passages.extend((normalise(quote), topic) for _, quote in topic.quotes)
-        texts = [text for text, _ in self._passages]
-        self._words = TfidfVectorizer(
-            stop_words="english", ngram_range=(1, 2), sublinear_tf=True, lowercase=True
-        )
+def topic_passages(library: Library) -> Iterator[Tuple[str, Topic]]:
+    """Every text the content records give a topic: its label, its answer and each verbatim quote."""
+    for topic in library.topics.values():
+        yield topic.label, topic
+        yield topic.answer, topic
+        yield from ((normalise(quote), topic) for _, quote in topic.quotes)
+
+
+class TfidfSimilarity:
+    """Cosine similarity of a query to each of some texts: the mean of a word model (precise) and a
+    character n-gram model within words (forgiving of typos). Shared by the passage search and the
+    topic resolver's retrieval (clinical/topic_choice.py)."""
+
+    def __init__(self, texts: Sequence[str], stop_words: Optional[str] = None) -> None:
+        self._words = TfidfVectorizer(stop_words=stop_words, ngram_range=(1, 2), sublinear_tf=True, lowercase=True)
         self._chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True)
         self._word_matrix = self._words.fit_transform(texts)
         self._char_matrix = self._chars.fit_transform(texts)
 
     def scores(self, query: str) -> List[float]:
-        query = normalise(query)
+        """One score in 0..1 per text, in the texts' order."""
         words = linear_kernel(self._words.transform([query]), self._word_matrix)[0]
         chars = linear_kernel(self._chars.transform([query]), self._char_matrix)[0]
         return list((words + chars) / 2)
+
+
+class PassageSearch:
+    def __init__(self, library: Library) -> None:
+        self._passages: List[Tuple[str, Topic]] = list(topic_passages(library))
+        self._similarity = TfidfSimilarity([text for text, _ in self._passages], stop_words="english")
+
+    def scores(self, query: str) -> List[float]:
+        return self._similarity.scores(normalise(query))
 
     def best(self, query: str) -> Optional[Hit]:
         """The best-scoring passage, whatever its score (None for an empty query)."""

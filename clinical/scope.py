@@ -96,6 +96,12 @@ def out_of_scope_reason(text: str, entities: Iterable[Mapping[str, object]]) -> 
 UNANCHORED_MIN_CONFIDENCE = 0.9
 
 
+def entities_within(entities: Iterable[Mapping[str, object]], start: int, end: int) -> list:
+    """The entities that start inside [start, end) of a message: the scope rules read one sentence or
+    question of a message on its own entities."""
+    return [e for e in entities if start <= int(e.get("start") or 0) < end]
+
+
 def anchored(entities: Iterable[Mapping[str, object]]) -> bool:
     """Whether the message names something the articles are about."""
     return bool({entity.get("entity") for entity in entities} & ANCHORS)

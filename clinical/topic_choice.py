@@ -26,17 +26,16 @@ Nothing here imports Rasa.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Iterable, List, Mapping, Optional, Sequence, Set, Tuple
-
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics.pairwise import linear_kernel
+from dataclasses import dataclass, replace
+from itertools import zip_longest
+from typing import Callable, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from clinical.articles import Library, normalise
-from clinical.scope import anchored, out_of_scope_reason
+from clinical.passage_search import TfidfSimilarity, topic_passages
+from clinical.scope import anchored, entities_within, out_of_scope_reason
 
-OUT_OF_SCOPE = "out_of_scope"
 NLU_FALLBACK = "nlu_fallback"
+CHOICE_KEY = "topic_choice"  # where the decision is recorded in a message's parse result
 Ranking = Sequence[Tuple[str, float]]
 
 # Agreement: the classifier's best topic must have at least this confidence, and retrieval's best
@@ -61,33 +60,23 @@ NOT_SYMPTOMS = {"side_left", "side_right", "side_both", "onset_sudden", "onset_g
 
 
 class TopicRetrieval:
-    """Intents ranked by the written text closest to a message (cosine of TF-IDF vectors, the mean of
-    a word and a character n-gram model)."""
+    """Intents ranked by the written text closest to a message (clinical/passage_search.py's
+    TfidfSimilarity over the content records' passages and the training messages, no stop words:
+    "how", "what" and "is" tell questions apart)."""
 
     def __init__(self, library: Library, examples: Iterable[Tuple[str, str]] = ()) -> None:
-        self._intents: List[str] = []
-        texts: List[str] = []
-        for topic in library.topics.values():
-            for text in (topic.label, topic.answer, *(quote for _, quote in topic.quotes)):
-                self._intents.append(topic.intent)
-                texts.append(normalise(text))
-        for intent, text in examples:
-            self._intents.append(intent)
-            texts.append(normalise(text))
-        self._words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True)
-        self._chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True)
-        self._word_matrix = self._words.fit_transform(texts)
-        self._char_matrix = self._chars.fit_transform(texts)
+        pairs = [(normalise(text), topic.intent) for text, topic in topic_passages(library)]
+        pairs += [(normalise(text), intent) for intent, text in examples]
+        self._intents = [intent for _, intent in pairs]
+        self._similarity = TfidfSimilarity([text for text, _ in pairs])
 
     def rank(self, query: str) -> List[Tuple[str, float]]:
         """Every intent with its best similarity, best first; empty for a message with no text."""
         query = normalise(query)
         if not query:
             return []
-        scores = (linear_kernel(self._words.transform([query]), self._word_matrix)[0]
-                  + linear_kernel(self._chars.transform([query]), self._char_matrix)[0]) / 2
         best: dict = {}
-        for intent, score in zip(self._intents, scores):
+        for intent, score in zip(self._intents, self._similarity.scores(query)):
             if score > best.get(intent, -1.0):
                 best[intent] = float(score)
         return sorted(best.items(), key=lambda item: -item[1])
@@ -145,7 +134,7 @@ def choose(intent: str, classifier: Ranking, retrieval: Ranking, topics: Set[str
     classifier_topics = [(n, c) for n, c in classifier if n in topics and c >= CANDIDATE_MIN_CONFIDENCE]
     retrieval_topics = [(n, s) for n, s in retrieval if n in topics and s >= CANDIDATE_MIN_SIMILARITY]
     # alternate between the two signals, so each one's best guess is offered
-    for pair in zip(classifier_topics + [("", 0.0)] * 3, retrieval_topics + [("", 0.0)] * 3):
+    for pair in zip_longest(classifier_topics, retrieval_topics, fillvalue=("", 0.0)):
         for name, _ in pair:
             if name and name not in candidates:
                 candidates.append(name)
@@ -197,7 +186,7 @@ def answerable_question_parts(text: str, entities: Sequence[Mapping[str, object]
         return []
     found = []
     for start, end in spans:
-        inside = [e for e in entities if start <= int(e.get("start") or 0) < end]
+        inside = entities_within(entities, start, end)
         if out_of_scope_reason(text[start:end], inside) is None and anchored(inside):
             found.append(text[start:end])
     return found
@@ -213,6 +202,22 @@ def second_topic(main: str, parts: Sequence[Ranking], topics: Set[str]) -> Optio
         if name is not None and name != main and similarity >= SECOND_QUESTION_MIN_SIMILARITY:
             return name
     return None
+
+
+def resolve(intent: str, classifier: Ranking, text: str, entities: Sequence[Mapping[str, object]],
+            rank: Callable[[str], Ranking], topics: Set[str]) -> Optional[TopicChoice]:
+    """The whole decision for one message, as components/topic_resolver.py makes it: None when there
+    is nothing to decide (small talk, a request, or placed out of scope by the rules); else `choose`,
+    with retrieval asked only for an unsure message, and for an answer the second topic another
+    question of the message asks about. `rank` is TopicRetrieval.rank (or a cache of it)."""
+    if intent not in topics and intent != NLU_FALLBACK:
+        return None
+    choice = choose(intent, classifier, rank(text) if intent == NLU_FALLBACK else [], topics, anchored(entities))
+    if choice.action == "answer":
+        also = second_topic(choice.topics[0], [rank(part) for part in answerable_question_parts(text, entities)], topics)
+        if also:
+            return replace(choice, topics=choice.topics + (also,))
+    return choice
 
 
 def describes_symptoms(findings: Optional[Mapping[str, object]]) -> bool:

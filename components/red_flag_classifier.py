@@ -8,7 +8,6 @@ the probabilities of an emergency, of an urgent problem and of a crisis, and the
 """
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Dict, List, Optional, Text
 
 import joblib
@@ -21,6 +20,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from clinical.findings import pattern_digest, shared_normaliser
+from clinical.fingerprint import yaml_files_digest
 from clinical.red_flag_model import CORPUS_DIR, RedFlagModel, load_corpus, training_set
 from clinical.self_check import MODEL_KEY
 
@@ -29,10 +29,7 @@ MODEL_FILE = "red_flag_model.joblib"
 
 def corpus_digest() -> str:
     """A fingerprint of the corpus, so that a changed corpus changes the training cache key."""
-    digest = hashlib.sha256()
-    for path in sorted(CORPUS_DIR.glob("*.yml")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    return yaml_files_digest(CORPUS_DIR)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)

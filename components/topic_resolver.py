@@ -29,11 +29,12 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from clinical.articles import content_digest, load_library
-from clinical.scope import anchored
-from clinical.topic_choice import NLU_FALLBACK, TopicRetrieval, answerable_question_parts, choose, second_topic
+from clinical.topic_choice import CHOICE_KEY, NLU_FALLBACK, TopicRetrieval, resolve
 
 INDEX_FILE = "topic_retrieval.joblib"
-CHOICE_KEY = "topic_choice"
+# The index is stored pickled: a change to TopicRetrieval's attributes needs a new version here, so
+# that `rasa train` builds a new index instead of restoring an old one from its cache.
+INDEX_VERSION = 2
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -48,7 +49,7 @@ class TopicResolver(GraphComponent, IntentClassifier):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         # The content records are part of the index, so a change to them must retrain it.
-        return {"content_digest": content_digest()}
+        return {"content_digest": content_digest(), "index_version": INDEX_VERSION}
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -82,26 +83,18 @@ class TopicResolver(GraphComponent, IntentClassifier):
             return messages
         for message in messages:
             text = message.get(TEXT) or ""
-            intent = (message.get(INTENT) or {}).get("name") or ""
             if not text or text.startswith("/"):
                 continue  # a button's payload names its intent
-            if intent not in self._topics and intent != NLU_FALLBACK:
-                continue  # small talk, a request, or placed out of scope by the rules: nothing to decide
-            entities = message.get(ENTITIES) or []
+            intent = (message.get(INTENT) or {}).get("name") or ""
             ranking = [(r.get("name"), float(r.get("confidence") or 0.0))
                        for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != NLU_FALLBACK]
-            retrieval = self._retrieval.rank(text) if intent == NLU_FALLBACK else []
-            choice = choose(intent, ranking, retrieval, self._topics, anchored=anchored(entities))
-            record = choice.as_dict()
-            if choice.action == "answer":
-                if intent != choice.topics[0]:
-                    confidence = dict(ranking).get(choice.topics[0], 0.0)
-                    message.set(INTENT, {"name": choice.topics[0], "confidence": confidence}, add_to_output=True)
-                parts = [self._retrieval.rank(part) for part in answerable_question_parts(text, entities)]
-                also = second_topic(choice.topics[0], parts, self._topics)
-                if also:
-                    record["topics"].append(also)
-            message.set(CHOICE_KEY, record, add_to_output=True)
+            choice = resolve(intent, ranking, text, message.get(ENTITIES) or [], self._retrieval.rank, self._topics)
+            if choice is None:
+                continue
+            if choice.action == "answer" and intent != choice.topics[0]:
+                confidence = dict(ranking).get(choice.topics[0], 0.0)
+                message.set(INTENT, {"name": choice.topics[0], "confidence": confidence}, add_to_output=True)
+            message.set(CHOICE_KEY, choice.as_dict(), add_to_output=True)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

@@ -11,14 +11,14 @@ Copying the chosen values into clinical/topic_choice.py is a reviewed edit.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import Callable, List, Sequence, Tuple
 
 import clinical.topic_choice as choice
 from clinical.articles import load_library
-from clinical.scope import anchored
-from clinical.topic_choice import TopicRetrieval, answerable_question_parts
+from clinical.topic_choice import TopicRetrieval
 from scripts.nlu_eval import Parsed, load_agent, parse_all
 from tests.answer_rounds import load_round, topics_for_fact
 from tests.nlu_sets import DEV_FILE, TRAINING_FILES, read_examples
@@ -32,8 +32,6 @@ FALLBACK_THRESHOLD, AMBIGUITY = 0.6, 0.05  # config.yml's FallbackClassifier
 class Case:
     parsed: Parsed
     wanted: Tuple[frozenset, ...]  # per fact, the topics that answer it; () for out of scope
-    retrieval: Tuple[Tuple[str, float], ...]
-    parts: Tuple[Tuple[Tuple[str, float], ...], ...]
 
 
 def development_cases() -> List[Case]:
@@ -53,22 +51,17 @@ def development_cases() -> List[Case]:
                 labelled.append((next(iter(wanted[0])), wanted, question.text))
         labelled += [("out_of_scope", (), item.text) for item in round_.out_of_scope]
     parsed = parse_all(load_agent(), [(intent, text) for intent, _, text in labelled])
-    retrieval = TopicRetrieval(library, read_examples(TRAINING_FILES))
-    return [Case(p, wanted, tuple(retrieval.rank(text)),
-                 tuple(tuple(retrieval.rank(part)) for part in answerable_question_parts(text, p.entities)))
-            for p, (_, wanted, text) in zip(parsed, labelled)]
+    return [Case(p, wanted) for p, (_, wanted, _) in zip(parsed, labelled)]
 
 
-def evaluate(cases: Sequence[Case]) -> dict:
+def evaluate(cases: Sequence[Case], rank: Callable[[str], List[Tuple[str, float]]]) -> dict:
+    """The resolver's decisions (clinical/topic_choice.resolve, as the component makes them) scored."""
     topics = set(load_library().topics)
     counts = dict(questions=0, right=0, wrong=0, offered=0, offered_right=0, both=0, two_part=0, oos=0, leaks=0)
     for case in cases:
         intent = case.parsed.decided(FALLBACK_THRESHOLD, AMBIGUITY, frozenset(topics))
-        decision = choice.choose(intent, case.parsed.ranking, case.retrieval, topics, anchored(case.parsed.entities))
-        answered = list(decision.topics) if decision.action == "answer" else []
-        if answered:
-            also = choice.second_topic(answered[0], case.parts, topics)
-            answered += [also] if also else []
+        decision = choice.resolve(intent, case.parsed.ranking, case.parsed.text, case.parsed.entities, rank, topics)
+        answered = list(decision.topics) if decision is not None and decision.action == "answer" else []
         if not case.wanted:
             counts["oos"] += 1
             counts["leaks"] += bool(answered)
@@ -77,7 +70,7 @@ def evaluate(cases: Sequence[Case]) -> dict:
         hit = all(any(t in answered for t in fact) for fact in case.wanted)
         counts["right"] += hit
         counts["wrong"] += bool(answered) and not hit
-        if decision.action == "offer":
+        if decision is not None and decision.action == "offer":
             counts["offered"] += 1
             counts["offered_right"] += any(t in decision.topics for t in case.wanted[0])
         if len(case.wanted) > 1:
@@ -88,11 +81,13 @@ def evaluate(cases: Sequence[Case]) -> dict:
 
 def main() -> None:
     cases = development_cases()
+    # the same index as `rasa train` builds; each text searched once for the whole table
+    rank = functools.lru_cache(maxsize=None)(TopicRetrieval(load_library(), read_examples(TRAINING_FILES)).rank)
     print("agree_conf agree_sim second_sim | right wrong offered(right among them) both-parts | leaks")
     for agree_conf, agree_sim, second in itertools.product((0.1, 0.2, 0.3, 0.4), (0.15, 0.25, 0.35), (0.35, 0.45, 0.55)):
         choice.AGREE_MIN_CONFIDENCE, choice.AGREE_MIN_SIMILARITY = agree_conf, agree_sim
         choice.SECOND_QUESTION_MIN_SIMILARITY = second
-        c = evaluate(cases)
+        c = evaluate(cases, rank)
         print(f"{agree_conf:10.2f} {agree_sim:9.2f} {second:10.2f} | {c['right']:3d}/{c['questions']} {c['wrong']:3d} "
               f"{c['offered']:3d}({c['offered_right']}) {c['both']}/{c['two_part']} | {c['leaks']}/{c['oos']}")
 

@@ -30,17 +30,13 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
-
-import yaml
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from clinical.articles import Library, Topic, load_library
-from tests.blind_rounds import (SAME_DAY_OR_MORE, ReplyMarkers, markers_from_domain, read_first_run, round_names,
-                                write_first_run)
+from tests.blind_rounds import (FIRST_RUN, SAME_DAY_OR_MORE, ReplyMarkers, Say, markers_from_domain, read_first_run,
+                                read_known, round_names, write_first_run, writer_files)
 
 ANSWER_ROUNDS_DIR = Path(__file__).resolve().parent / "nlu" / "blind"
-FIRST_RUN = "first_run.json"
-Say = Callable[[str, str], List[dict]]
 # How the first reply to a message was handled, from the most to the least helpful.
 REPLY_KINDS = ("article", "clarify", "out_of_scope", "ask", "escalated", "other", "none")
 
@@ -75,10 +71,7 @@ def rounds() -> List[str]:
 
 def load_round(name: str) -> AnswerRound:
     loaded = AnswerRound(name)
-    for path in sorted((ANSWER_ROUNDS_DIR / name).glob("*.yml")):
-        if path.name == KNOWN_LEAKS:
-            continue
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for spec in writer_files(ANSWER_ROUNDS_DIR, name):
         writer = spec["writer"]
         loaded.writers[writer] = spec.get("persona", "")
         for item in spec.get("questions") or []:
@@ -248,8 +241,7 @@ KNOWN_LEAKS = "known_leaks.yml"
 
 def known_leaks(name: str) -> Dict[str, str]:
     """Out-of-scope message id -> why a spent round's message still gets an article answer."""
-    path = ANSWER_ROUNDS_DIR / name / KNOWN_LEAKS
-    return dict(yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
+    return read_known(ANSWER_ROUNDS_DIR, name, KNOWN_LEAKS)
 
 
 def card_from_dict(record: dict) -> AnswerCard:

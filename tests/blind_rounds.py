@@ -23,7 +23,7 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import yaml
 
@@ -76,8 +76,23 @@ def round_names(directory: Path) -> List[str]:
     return sorted((p.name for p in directory.glob("round*") if p.is_dir()), key=lambda n: int(n[5:]))
 
 
+def writer_files(directory: Path, name: str) -> Iterator[dict]:
+    """Each writer's file of a round, read; a round's list of known misses or leaks (an id -> why
+    map, with no `writer`) is not one."""
+    for path in sorted((directory / name).glob("*.yml")):
+        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if "writer" in spec:
+            yield spec
+
+
+def read_known(directory: Path, name: str, file_name: str) -> Dict[str, str]:
+    """A spent round's id -> why list (known_misses.yml, known_leaks.yml), empty if it has none."""
+    path = directory / name / file_name
+    return dict(yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
+
+
 def read_first_run(directory: Path, name: str) -> Optional[dict]:
-    path = directory / name / "first_run.json"
+    path = directory / name / FIRST_RUN
     return json.loads(path.read_text()) if path.exists() else None
 
 
@@ -86,7 +101,7 @@ def write_first_run(directory: Path, name: str, command: str, card: dict) -> Non
     import subprocess
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    (directory / name / "first_run.json").write_text(json.dumps(
+    (directory / name / FIRST_RUN).write_text(json.dumps(
         {"round": name, "measured": f"main at {commit}", "command": command, "card": card}, indent=1, default=list))
 
 
@@ -97,10 +112,7 @@ def rounds() -> List[str]:
 
 def load_round(name: str) -> Round:
     loaded = Round(name)
-    for path in sorted((BLIND_DIR / name).glob("*.yml")):
-        if path.name == KNOWN_MISSES:
-            continue
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for spec in writer_files(BLIND_DIR, name):
         writer = spec["writer"]
         loaded.writers[writer] = spec.get("persona", "")
         for item in spec.get("vignettes") or []:
@@ -321,8 +333,7 @@ def first_run(name: str) -> Optional[dict]:
 
 def known_misses(name: str) -> Dict[str, str]:
     """Vignette id -> why the assistant still misses it (the round's known_misses.yml, if any)."""
-    path = BLIND_DIR / name / KNOWN_MISSES
-    return dict(yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
+    return read_known(BLIND_DIR, name, KNOWN_MISSES)
 
 
 def card_from_dict(record: dict) -> "Card":
