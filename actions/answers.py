@@ -86,12 +86,12 @@ class ActionAnswerFromArticles(Action):
             # Only reachable if a rule sends a non-topic intent here; say so honestly.
             dispatcher.utter_message(response="utter_out_of_scope")
             return []
+        # the self-check offer carries the next-step buttons when it comes, the last answer otherwise
         offer = self_check_offer_due(message, tracker)
-        symptoms = describes_symptoms(message.get(FINDINGS_KEY))
         for number, topic in enumerate(topics):
             last = number == len(topics) - 1
             lead_in = f"You also asked about \u201c{topic.label}\u201d:" if number else None
-            send_topic_answer(topic, dispatcher, tracker, domain, lead_in=lead_in, with_buttons=last and not symptoms)
+            send_topic_answer(topic, dispatcher, tracker, domain, lead_in=lead_in, with_buttons=last and not offer)
         if offer:
             dispatcher.utter_message(response="utter_offer_self_check_for_symptoms")
         return []

@@ -189,6 +189,7 @@ def test_no_self_check_offer_after_an_emergency_reply(domain, dispatcher):
     ActionAnswerFromArticles().run(dispatcher, tracker, domain)
     (answer,) = dispatcher.messages
     assert answer["text"].startswith(load_library().topics["ask_oa_definition"].answer)
+    assert payloads(answer) == NEXT_STEPS  # no offer, so the answer keeps the next steps
 
 
 def test_during_the_self_check_one_topic_is_answered_and_no_offer(domain, dispatcher):
