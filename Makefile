@@ -8,7 +8,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-# Ports and paths; override on the command line or in the environment.
+# Ports and paths; override on the command line or in the environment. The defaults mirror
+# settings/__init__.py, the one place for them (tests/test_settings.py checks they agree).
 export RASA_PORT    ?= 5005
 export ACTIONS_PORT ?= 5055
 export WEB_PORT     ?= 8080
@@ -29,11 +30,12 @@ MODEL         := models/knee-assistant.tar.gz
 TRAIN_INPUTS  := config.yml $(wildcard domain/*.yml) $(shell find data -name '*.yml') \
                  $(shell find components nlp clinical -name "*.py") $(shell find nlp/patterns clinical corpus -name "*.yml") $(SPACY_MODEL)
 
-.PHONY: help install train run shell test test-unit validate benchmark lock clean domain
+.PHONY: help install train run shell test test-unit lint validate benchmark lock clean domain
 
 help:
 	@echo "make run        set everything up, train if needed, start the assistant (Ctrl-C stops it)"
-	@echo "make test       set everything up, train if needed, run every test"
+	@echo "make test       set everything up, lint, train if needed, run every test"
+	@echo "make lint       ruff (lint and format check), mypy, the pattern files' layout"
 	@echo "make install    create .venv from the lock and build the spaCy pipeline"
 	@echo "make train      train the Rasa model (only when data, domain or config changed)"
 	@echo "make shell      chat in the terminal (needs the servers of 'make run' running)"
@@ -78,10 +80,14 @@ validate: install
 
 # The browser tests drive Debian's chromium; the cluster, store and fault tests start PostgreSQL,
 # Redis and nginx on loopback. Each is installed here (apt) if the machine has none.
-test: install train
+# Lint first (after installing the tools): a style or type error fails in seconds, not after training.
+test: install lint train
 	scripts/install_browser.sh
 	scripts/install_services.sh
 	scripts/test.sh
+
+lint: install
+	scripts/lint.sh
 
 test-unit: install
 	$(BIN)/pytest -m "not slow"

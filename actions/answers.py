@@ -4,6 +4,7 @@ Besides the topic of the intent it answers a second topic that another question 
 asked ("is it safe and what does it cost?"), as the topic resolver recorded it (components/
 topic_resolver.py), and offers the self-check to a patient who described a symptom.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
@@ -11,11 +12,12 @@ from typing import Any, Dict, List, Optional, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from . import clinic
 from clinical.articles import Topic, compose_answer, load_library
 from clinical.self_check import FINDINGS_KEY, RESULT_SLOT
 from clinical.topic_choice import AGREED, CHOICE_KEY, describes_symptoms
 from clinical.triage import Level
+
+from . import clinic
 
 
 def in_self_check(tracker: Tracker) -> bool:
@@ -76,9 +78,7 @@ class ActionAnswerFromArticles(Action):
     def name(self) -> Text:
         return "action_answer_from_articles"
 
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         message = tracker.latest_message or {}
         intent = (message.get("intent") or {}).get("name")
         topics = topics_asked(message, intent, in_self_check=in_self_check(tracker))

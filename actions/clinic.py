@@ -4,6 +4,7 @@ domain.yml is the one place for the clinic's name, phone and booking link (slots
 value) and for the disclaimer and the stem cell notice (responses). Actions read them from there
 rather than keeping copies, so changing the phone number is a one-line change.
 """
+
 from __future__ import annotations
 
 import re

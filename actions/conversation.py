@@ -1,5 +1,6 @@
 """What the patient has told us so far, from the rasa-sdk tracker: clinical/conversation.py reads it,
 the same reader the red-flag policy uses, so actions and policy always agree."""
+
 from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple

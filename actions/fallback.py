@@ -10,6 +10,7 @@ The rules in data/rules/fallback.yml wire these up:
    else a passage search over the articles, answering only above the tuned relevance threshold and
    naming the source; else the honest scope answer with the clinic's contact.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text, Tuple
@@ -18,12 +19,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
-from .answers import self_check_offer_due, send_topic_answer
 from clinical.articles import load_library
-from clinical.self_check import FINDINGS_KEY
-from clinical.topic_choice import CHOICE_KEY, describes_symptoms
 from clinical.passage_search import PassageSearch
 from clinical.scope import out_of_scope_reason
+from clinical.self_check import FINDINGS_KEY
+from clinical.topic_choice import CHOICE_KEY, describes_symptoms
+
+from .answers import self_check_offer_due, send_topic_answer
 
 NLU_FALLBACK = "nlu_fallback"
 
@@ -81,9 +83,7 @@ class ActionAskToClarify(Action):
     def name(self) -> Text:
         return "action_ask_to_clarify"
 
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         message = tracker.latest_message or {}
         offered = offered_topics(message)
         offer = self_check_offer_due(message, tracker)
@@ -91,14 +91,22 @@ class ActionAskToClarify(Action):
         if describes_symptoms(message.get(FINDINGS_KEY)) and likely is not None and likely.intent in offered:
             # A described symptom with a topic both signals rank high: that topic, named as a guess,
             # then the self-check. Without such a topic, no guess: the self-check and the buttons.
-            send_topic_answer(likely, dispatcher, tracker, domain, with_buttons=False,
-                              lead_in=f"This part of the clinic's articles may help (\u201c{likely.label}\u201d):")
+            send_topic_answer(
+                likely,
+                dispatcher,
+                tracker,
+                domain,
+                with_buttons=False,
+                lead_in=f"This part of the clinic's articles may help (\u201c{likely.label}\u201d):",
+            )
             dispatcher.utter_message(response="utter_offer_self_check_for_symptoms" if offer else "utter_next_steps")
             return []
         if offer:
             dispatcher.utter_message(response="utter_offer_self_check_for_symptoms")
             if offered:
-                dispatcher.utter_message(text="Or, if you were asking about one of these:", buttons=topic_buttons(offered))
+                dispatcher.utter_message(
+                    text="Or, if you were asking about one of these:", buttons=topic_buttons(offered)
+                )
             return []
         if len(offered) >= 2:
             dispatcher.utter_message(
@@ -133,9 +141,7 @@ class ActionDefaultFallback(Action):
     def name(self) -> Text:
         return "action_default_fallback"
 
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         text, entities = _latest_typed_message(tracker)
         hit = None
         if out_of_scope_reason(text, entities) is None:

@@ -1,6 +1,7 @@
 """The guided self-check form: start (or start again), choose the next question, fill answers
 given in the patient's own words. The logic is clinical/self_check.py; these are its Rasa adapters.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Sequence, Text
@@ -9,14 +10,23 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from .answers import send_topic_answer, topic_from_agreement
 from clinical.articles import load_library
-from .conversation import answers, finding_records, said
 from clinical.self_check import (
-    RESULT_SLOT, Said, answers_already_given, conversation_findings, earlier_and_latest, ended_early,
-    findings_of_answers, merge, next_question, question_slots,
+    RESULT_SLOT,
+    Said,
+    answers_already_given,
+    conversation_findings,
+    earlier_and_latest,
+    ended_early,
+    findings_of_answers,
+    merge,
+    next_question,
+    question_slots,
 )
 from clinical.triage import Level, escalation
+
+from .answers import send_topic_answer, topic_from_agreement
+from .conversation import answers, finding_records, said
 
 REQUESTED_SLOT = "requested_slot"
 ANSWER_INTENTS = {"affirm", "deny", "unsure"}
@@ -57,12 +67,17 @@ class ValidateSelfCheckForm(Action):
         known = merge(told)
         new = answers_already_given(known, given)
         given.update(new)
-        findings = known.merged(findings_of_answers(new))
+        findings = known.updated_by(findings_of_answers(new))
         events: List[Dict[Text, Any]] = [SlotSet(slot, value) for slot, value in new.items()]
         events += self._urgent_advice_first(dispatcher, told)
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         topic = load_library().topic_for_intent(intent)
-        if new and topic is not None and intent not in ANSWER_INTENTS and not topic_from_agreement(tracker.latest_message):
+        if (
+            new
+            and topic is not None
+            and intent not in ANSWER_INTENTS
+            and not topic_from_agreement(tracker.latest_message)
+        ):
             send_topic_answer(topic, dispatcher, tracker, domain)
         question = None if ended_early(given) else next_question(findings, given)
         return events + [SlotSet(REQUESTED_SLOT, question.slot if question else None)]
@@ -76,6 +91,8 @@ class ValidateSelfCheckForm(Action):
         reasons = "; ".join(reason.text for reason in result.reasons)
         dispatcher.utter_message(response="utter_urgent_care", red_flag_reasons=reasons)
         dispatcher.utter_message(text="Let's finish the questions, so the clinic has the whole picture.")
-        findings = earlier.merged(latest)
-        return [SlotSet("red_flag_reasons", reasons),
-                SlotSet(RESULT_SLOT, {"source": "red_flag_check", **result.as_record(findings)})]
+        findings = earlier.updated_by(latest)
+        return [
+            SlotSet("red_flag_reasons", reasons),
+            SlotSet(RESULT_SLOT, {"source": "red_flag_check", **result.as_record(findings)}),
+        ]

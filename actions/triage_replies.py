@@ -4,6 +4,7 @@ The wording of each level lives in domain/red_flags.yml (utter_level_*), the rea
 content/red_flags.yml; this module only puts them together. It never names a diagnosis: a reason
 says what the patient told us, and the concern is what a clinician may want to check.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,15 +14,16 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from . import clinic
-from .answers import send_topic_answer
-from .fallback import passage_search
 from clinical.articles import load_library
-from clinical.scope import entities_within, out_of_scope_reason
 from clinical.conversation import ASK_ACTION, ASKED_SLOT
-from .conversation import answers, everything_known
+from clinical.scope import entities_within, out_of_scope_reason
 from clinical.self_check import RESULT_SLOT, ended_early
 from clinical.triage import Level, Reason, triage
+
+from . import clinic
+from .answers import send_topic_answer
+from .conversation import answers, everything_known
+from .fallback import passage_search
 
 MIN_TOPIC_CONFIDENCE = 0.3  # see _asked_topic
 _QUESTION = re.compile(r"[^.!?]*\?")  # a sentence that ends with a question mark
@@ -40,8 +42,9 @@ LEVEL_NAMES = {
 
 
 def reasons_in_plain_words(reasons: Iterable[Reason]) -> str:
-    lines = [f"- You told me {reason.text}: a clinician would want to check for {reason.concern}."
-             for reason in reasons]
+    lines = [
+        f"- You told me {reason.text}: a clinician would want to check for {reason.concern}." for reason in reasons
+    ]
     return "\n".join(lines)
 
 
@@ -49,8 +52,11 @@ def self_check_record(tracker: Tracker, source: str) -> Dict[str, Any]:
     """The structured result for clinic staff: findings, answers, level, reasons, time."""
     given = answers(tracker)
     findings = everything_known(tracker)
-    return {"source": source, **triage(findings).as_record(findings),
-            "answers": {slot: value for slot, value in given.items() if value is not None}}
+    return {
+        "source": source,
+        **triage(findings).as_record(findings),
+        "answers": {slot: value for slot, value in given.items() if value is not None},
+    }
 
 
 def next_step_messages(dispatcher: CollectingDispatcher, domain: Dict[Text, Any], tracker: Tracker) -> None:
@@ -70,8 +76,9 @@ class ActionTriageNextSteps(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         result = tracker.get_slot(RESULT_SLOT) or {}
         level = Level.from_code(result.get("level", "self_care_info"))
-        reasons = [Reason(r["rule"], Level.from_code(r["level"]), r["reason"], r["concern"])
-                   for r in result.get("reasons", [])]
+        reasons = [
+            Reason(r["rule"], Level.from_code(r["level"]), r["reason"], r["concern"]) for r in result.get("reasons", [])
+        ]
         if reasons:
             dispatcher.utter_message(text=reasons_in_plain_words(reasons))
         if level is Level.EMERGENCY:
@@ -129,9 +136,13 @@ class ActionSelfCheckSummary(Action):
             record["ended_early"] = stopped_for.slot
         else:
             level = Level.from_code(record["level"])
-            reasons = [Reason(r["rule"], Level.from_code(r["level"]), r["reason"], r["concern"]) for r in record["reasons"]]
-            lines = [clinic.response_text(domain, "utter_self_check_summary_intro", tracker),
-                     f"Result: {LEVEL_NAMES[level]}."]
+            reasons = [
+                Reason(r["rule"], Level.from_code(r["level"]), r["reason"], r["concern"]) for r in record["reasons"]
+            ]
+            lines = [
+                clinic.response_text(domain, "utter_self_check_summary_intro", tracker),
+                f"Result: {LEVEL_NAMES[level]}.",
+            ]
             lines.append(reasons_in_plain_words(reasons) if reasons else "Nothing you told me is a warning sign.")
             lines.append(clinic.response_text(domain, LEVEL_RESPONSES[level], tracker))
             dispatcher.utter_message(text="\n\n".join(lines))
@@ -199,5 +210,7 @@ def _message_before_the_questions(tracker: Tracker) -> Optional[Dict[str, Any]]:
 
 
 def _same_day_reply_before_the_questions(tracker: Tracker) -> bool:
-    return any(e.get("event") == "action" and e.get("name") == "utter_urgent_care"
-               for e in _since_the_question_was_raised(tracker))
+    return any(
+        e.get("event") == "action" and e.get("name") == "utter_urgent_care"
+        for e in _since_the_question_was_raised(tracker)
+    )

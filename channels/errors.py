@@ -7,6 +7,7 @@ with a 500 that quotes the exception and echoes the request body (a whole conver
 error is a small JSON object: the reason for a client error, "internal error" for a server error,
 whose type alone is logged (an exception's text can quote what a patient wrote).
 """
+
 from __future__ import annotations
 
 import logging
@@ -32,4 +33,4 @@ def use_plain_errors(app: Sanic) -> None:
     handler = app.error_handler
     while hasattr(handler, "orig_handler"):  # Sanic-CORS wraps the app's handler in its own
         handler = handler.orig_handler
-    handler.default = plain_error
+    handler.default = plain_error  # type: ignore[method-assign]  # Sanic calls the instance's attribute

@@ -9,38 +9,34 @@ Before the dialogue, a message is answered politely, and not processed, when it 
     so that all instances share the count.
 After it, the patient is never left in silence: if the dialogue sent nothing (a custom action failed,
 e.g. the action server is down), raised, or sent nothing within TURN_DEADLINE_SECONDS, the patient
-gets utter_unavailable. A late turn goes on in the background and is stored as usual.
+gets utter_unavailable. A late turn goes on in the background and is stored as usual. (A slow action
+server is given up on after ACTION_TIMEOUT_SECONDS: scripts/rasa_server.py sets that when the server
+starts.)
 
 The replies are domain responses (domain/service.yml), filled in with the clinic's slots.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
-from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, Optional, Set, Text
 
-import rasa.core.actions.action
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.shared.core.domain import Domain
 
+import settings
+
+from .clinic_domain import project_domain, slot_values
 from .rate_limit import RateLimiter
 
 logger = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parent.parent
 Handler = Callable[[UserMessage], Awaitable[Any]]
 
-MAX_MESSAGE_CHARS = int(os.environ.get("MAX_MESSAGE_CHARS", "4000"))
-DEFAULT_RATE_LIMIT = "30/60;10/5"  # messages/seconds: 30 a minute, 10 in 5 s (rate_limit.py)
-RATE_LIMIT = os.environ.get("RATE_LIMIT", DEFAULT_RATE_LIMIT)
-TURN_DEADLINE_SECONDS = float(os.environ.get("TURN_DEADLINE_SECONDS", "8"))
-# Rasa 3.6 waits 5 minutes for a custom action and has no setting for it; the constant is read when
-# an action runs. A patient should hear back within seconds, so a slow action server is given up on
-# after ACTION_TIMEOUT_SECONDS and the guard's reply goes out instead.
-ACTION_TIMEOUT_SECONDS = float(os.environ.get("ACTION_TIMEOUT_SECONDS", "4"))
-rasa.core.actions.action.DEFAULT_REQUEST_TIMEOUT = ACTION_TIMEOUT_SECONDS
+MAX_MESSAGE_CHARS = settings.integer("MAX_MESSAGE_CHARS")
+RATE_LIMIT = settings.text("RATE_LIMIT")
+TURN_DEADLINE_SECONDS = settings.seconds("TURN_DEADLINE_SECONDS")
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -56,13 +52,12 @@ class ServiceReplies:
     values (the clinic's name and phone live in domain/clinic.yml)."""
 
     def __init__(self, domain: Domain, **extra: Any) -> None:
-        values: Dict[str, str] = {slot.name: str(slot.initial_value) for slot in domain.slots
-                                  if slot.initial_value is not None}
+        values = slot_values(domain)
         values.update({name: str(value) for name, value in extra.items()})
-        self._texts = {name: _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)),
-                                              domain.responses[name][0]["text"])
-                       for name in ("utter_empty_message", "utter_message_too_long", "utter_slow_down",
-                                    "utter_unavailable")}
+        self._texts = {
+            name: _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), domain.responses[name][0]["text"])
+            for name in ("utter_empty_message", "utter_message_too_long", "utter_slow_down", "utter_unavailable")
+        }
 
     def __getitem__(self, name: str) -> str:
         return self._texts[name]
@@ -84,13 +79,18 @@ class _WatchedOutput(OutputChannel):
 
 
 class PatientGuard:
-    def __init__(self, replies: Optional[ServiceReplies] = None, rate_limit: str = RATE_LIMIT,
-                 redis_url: Optional[str] = None, max_chars: int = MAX_MESSAGE_CHARS,
-                 deadline: float = TURN_DEADLINE_SECONDS) -> None:
+    def __init__(
+        self,
+        replies: Optional[ServiceReplies] = None,
+        rate_limit: str = RATE_LIMIT,
+        redis_url: Optional[str] = None,
+        max_chars: int = MAX_MESSAGE_CHARS,
+        deadline: float = TURN_DEADLINE_SECONDS,
+    ) -> None:
         self.max_chars = max_chars
         self.deadline = deadline
-        self.replies = replies or ServiceReplies(Domain.load(str(ROOT / "domain")), max_chars=max_chars)
-        self.limiter = RateLimiter(rate_limit, redis_url if redis_url is not None else os.environ.get("REDIS_URL"))
+        self.replies = replies or ServiceReplies(project_domain(), max_chars=max_chars)
+        self.limiter = RateLimiter(rate_limit, redis_url if redis_url is not None else settings.optional("REDIS_URL"))
         self._late_turns: Set["asyncio.Task[Any]"] = set()
 
     def allowed(self, sender_id: Text) -> bool:
@@ -108,14 +108,26 @@ class PatientGuard:
                 await output.send_response(message.sender_id, {"text": self.replies[reply]})
                 return
             watched = _WatchedOutput(output)
-            turn = asyncio.ensure_future(on_new_message(UserMessage(
-                readable(message.text), watched, message.sender_id, message.parse_data, message.input_channel,
-                message.message_id, message.metadata)))
+            turn = asyncio.ensure_future(
+                on_new_message(
+                    UserMessage(
+                        readable(message.text),
+                        watched,
+                        message.sender_id,
+                        message.parse_data,
+                        message.input_channel,
+                        message.message_id,
+                        message.metadata,
+                    )
+                )
+            )
             try:
                 await asyncio.wait_for(asyncio.shield(turn), self.deadline)
             except asyncio.TimeoutError:
-                logger.warning(f"A turn on {message.input_channel} passed {self.deadline:.0f} s; "
-                               "the patient was answered, the turn goes on.")
+                logger.warning(
+                    f"A turn on {message.input_channel} passed {self.deadline:.0f} s; "
+                    "the patient was answered, the turn goes on."
+                )
                 self._late_turns.add(turn)
                 turn.add_done_callback(self._late_turn_done)
             except Exception as error:

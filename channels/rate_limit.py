@@ -4,6 +4,7 @@ load balancer sees the same count; in memory otherwise.
 
 (The `limits` library does this, but needs packaging>=21, which Rasa 3.6 forbids.)
 """
+
 from __future__ import annotations
 
 import time
@@ -43,12 +44,12 @@ class RateLimiter:
         """Count this message and say whether it is within the limit. Refused messages count too:
         a script that keeps sending stays refused."""
         now = self.clock()
-        stamps = self._redis_stamps(sender_id, now) if self.red else self._memory_stamps(sender_id, now)
+        stamps = self._redis_stamps(self.red, sender_id, now) if self.red else self._memory_stamps(sender_id, now)
         return within(stamps, self.windows, now)
 
-    def _redis_stamps(self, sender_id: str, now: float) -> List[float]:
+    def _redis_stamps(self, red: redis.Redis, sender_id: str, now: float) -> List[float]:
         key = f"knee:rate:{sender_id}"
-        pipe = self.red.pipeline(transaction=True)
+        pipe = red.pipeline(transaction=True)
         pipe.zremrangebyscore(key, 0, now - self.longest)
         pipe.zrange(key, 0, -1, withscores=True)
         pipe.zadd(key, {uuid.uuid4().hex: now})

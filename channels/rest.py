@@ -5,6 +5,7 @@ object, no sender or one that cannot be stored, a message that is not text, meta
 object. The sender may not
 choose the input channel (Rasa's "input_channel" field), and there is no streaming mode.
 """
+
 from __future__ import annotations
 
 import json
@@ -69,11 +70,18 @@ class RestChannel(RestInput):
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             fields, problem = read_request(request.body or b"")
-            if problem:
+            if problem or fields is None:
                 return response.json({"error": problem}, status=400 if problem != "request too large" else 413)
             collector = CollectingOutputChannel()
-            await guarded(UserMessage(fields["message"], collector, fields["sender"],
-                                      input_channel=self.name(), metadata=fields["metadata"]))
+            await guarded(
+                UserMessage(
+                    fields["message"],
+                    collector,
+                    fields["sender"],
+                    input_channel=self.name(),
+                    metadata=fields["metadata"],
+                )
+            )
             return response.json(collector.messages)
 
         return webhook

@@ -1,10 +1,12 @@
 """The web widget's channel: socket.io at /socket.io, events user_uttered / bot_uttered, with session
 persistence (the widget keeps its session id for the tab, so a reload or a reconnect carries on).
 
-Rasa's SocketIOInput, rewritten around the same SocketIOOutput for three reasons:
+Rasa's SocketIOInput, rewritten around its SocketIOOutput for four reasons:
   * every message goes through the patient guard (channels/guard.py);
   * malformed events (not an object, a message that is not text, metadata that is not an object, a
     session id that is not a short token) are answered or ignored instead of raising in the server;
+  * each message of an emergency reply carries the number to call (WidgetOutput), for the widget's
+    call banner;
   * the optional JWT check reads its key from the environment (SOCKETIO_JWT_KEY, and
     SOCKETIO_JWT_METHOD, default HS256), not from credentials.yml; with a key set, a client must
     connect with `auth: {token: "<JWT signed with the key>"}` or is refused.
@@ -12,12 +14,12 @@ Sticky sessions: engine.io keeps a long-polling session in the process that open
 load balancer all requests of one socket must reach the same instance. The widget adds
 `knee_session=<session id>` to every request's query and nginx hashes on it (deploy/nginx/).
 """
+
 from __future__ import annotations
 
 import inspect
 import json
 import logging
-import os
 import re
 import uuid
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
@@ -29,6 +31,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+import settings
+
+from .clinic_domain import EmergencyCall
 from .guard import patient_guard
 
 logger = logging.getLogger(__name__)
@@ -53,23 +58,51 @@ def metadata_from(data: Dict[str, Any], key: str) -> Dict[str, Any]:
     return metadata if isinstance(metadata, dict) else {}
 
 
+class WidgetOutput(SocketIOOutput):
+    """Rasa's socket.io output, with each message of an emergency reply marked with the number to
+    call: `{"text": ..., "emergency": {"call": "<emergency_number>"}}`. The widget raises its call banner from that
+    mark, so the number has one home (domain/clinic.yml) and the widget no copy of it."""
+
+    def __init__(self, sio: AsyncServer, bot_message_evt: Text, emergency: EmergencyCall) -> None:
+        super().__init__(sio, bot_message_evt)
+        self.emergency = emergency
+        self._call: Optional[str] = None
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        # Rasa names the response a message was made from (a domain response or one an action asked
+        # for) in "utter_action"; the parts of one reply are sent before the next reply starts.
+        self._call = self.emergency.number_for(message.get("utter_action"))
+        try:
+            await super().send_response(recipient_id, message)
+        finally:
+            self._call = None
+
+    async def _send_message(self, socket_id: Text, response: Any) -> None:
+        if self._call and isinstance(response, dict):
+            response = {**response, "emergency": {"call": self._call}}
+        await super()._send_message(socket_id, response)
+
+
 class SocketIOChannel(SocketIOInput):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "SocketIOChannel":
         credentials = credentials or {}
-        jwt_key = os.environ.get("SOCKETIO_JWT_KEY") or None
+        jwt_key = settings.optional("SOCKETIO_JWT_KEY")
         logger.info(f"socket.io channel: JWT {'required' if jwt_key else 'off'}.")
-        return cls(credentials.get("user_message_evt", "user_uttered"),
-                   credentials.get("bot_message_evt", "bot_uttered"),
-                   credentials.get("namespace"),
-                   credentials.get("session_persistence", False),
-                   credentials.get("socketio_path", "/socket.io"),
-                   jwt_key,
-                   os.environ.get("SOCKETIO_JWT_METHOD", "HS256"),
-                   credentials.get("metadata_key", "metadata"))
+        return cls(
+            credentials.get("user_message_evt", "user_uttered"),
+            credentials.get("bot_message_evt", "bot_uttered"),
+            credentials.get("namespace"),
+            credentials.get("session_persistence", False),
+            credentials.get("socketio_path", "/socket.io"),
+            jwt_key,
+            settings.text("SOCKETIO_JWT_METHOD"),
+            credentials.get("metadata_key", "metadata"),
+        )
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         guarded = patient_guard().wrap(on_new_message)
+        emergency = EmergencyCall.from_domain()
         # cors_allowed_origins=[]: engine.io leaves CORS to Sanic, i.e. to `rasa run --cors`.
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
         webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
@@ -107,8 +140,14 @@ class SocketIOChannel(SocketIOInput):
                     return
             else:
                 sender = sid
-            await guarded(UserMessage(data.get("message") or "", SocketIOOutput(sio, self.bot_message_evt),
-                                      sender, input_channel=self.name(),
-                                      metadata=metadata_from(data, self.metadata_key)))
+            await guarded(
+                UserMessage(
+                    data.get("message") or "",
+                    WidgetOutput(sio, self.bot_message_evt, emergency),
+                    sender,
+                    input_channel=self.name(),
+                    metadata=metadata_from(data, self.metadata_key),
+                )
+            )
 
         return webhook

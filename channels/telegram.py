@@ -11,6 +11,7 @@ A thin channel over aiogram (what Rasa's own connector uses):
     more to configure), which Telegram sends back in X-Telegram-Bot-Api-Secret-Token with every
     update: a request without it gets 403 and starts no conversation.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -18,7 +19,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from aiogram import Bot
@@ -28,12 +28,13 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+import settings
+
 from .text_channel import TextChannel
 from .text_options import OfferedOptions
 
 logger = logging.getLogger(__name__)
 TELEGRAM_LIMIT = 4096
-DEFAULT_API_URL = "https://api.telegram.org"
 
 
 def webhook_secret(token: str) -> str:
@@ -48,19 +49,20 @@ class TelegramChannel(TextChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "TelegramChannel":
-        missing = [name for name in ("TELEGRAM_TOKEN", "TELEGRAM_WEBHOOK_URL") if not os.environ.get(name)]
+        missing = [name for name in ("TELEGRAM_TOKEN", "TELEGRAM_WEBHOOK_URL") if not settings.optional(name)]
         if missing:
             logger.warning(f"Telegram channel is off: {', '.join(missing)} not set in the environment.")
             return cls(None, None, None)
         logger.info("Telegram channel is on.")
-        return cls(os.environ["TELEGRAM_TOKEN"], os.environ["TELEGRAM_WEBHOOK_URL"],
-                   os.environ.get("TELEGRAM_API_URL") or DEFAULT_API_URL)
+        return cls(
+            settings.text("TELEGRAM_TOKEN"), settings.text("TELEGRAM_WEBHOOK_URL"), settings.text("TELEGRAM_API_URL")
+        )
 
     def __init__(self, token: Optional[str], webhook_url: Optional[str], api_url: Optional[str]) -> None:
         self.token = token
         self.webhook_url = webhook_url
         self.api_url = api_url
-        self.offers = OfferedOptions(redis_url=os.environ.get("REDIS_URL") or None)
+        self.offers = OfferedOptions(redis_url=settings.optional("REDIS_URL"))
         self.secret = webhook_secret(token) if token else None
 
     def _bot(self) -> Bot:
@@ -89,6 +91,7 @@ class TelegramChannel(TextChannel):
         webhook = Blueprint("telegram_webhook", __name__)
 
         if self.token:
+
             @webhook.listener("after_server_start")
             async def register(*_: Any) -> None:
                 asyncio.get_running_loop().create_task(self.register_webhook())

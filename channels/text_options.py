@@ -5,6 +5,7 @@ answers "1", "2", or the option's words, and the answer maps back to the button'
 payload ("/affirm") is ever shown to the patient. Long texts are split within a platform's limit,
 at paragraph, then sentence, then word boundaries.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,7 +52,7 @@ def split(text: str, limit: int) -> List[str]:
     parts: List[str] = []
     rest = text.strip()
     while len(rest) > limit:
-        window = rest[:limit + 1]
+        window = rest[: limit + 1]
         cut = max(window.rfind("\n\n"), -1)
         if cut <= 0:
             cut = max(window.rfind(". "), window.rfind("? "), window.rfind("! "), window.rfind("\n"))

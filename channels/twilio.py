@@ -14,12 +14,12 @@ Compared with Rasa's own connector:
 TWILIO_WEBHOOK_URL is the public URL Twilio calls, when a proxy sits in front (the signature covers
 the URL Twilio used); without it the request's own URL is used.
 """
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 import logging
-import os
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 from urllib.parse import parse_qsl
 
@@ -30,12 +30,14 @@ from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+import settings
+
 from .text_channel import TextChannel
 from .text_options import OfferedOptions
 
 logger = logging.getLogger(__name__)
-SMS_LIMIT = 1600        # Twilio's limit for one (concatenated) SMS body
-WHATSAPP_LIMIT = 4096   # WhatsApp's limit for one message
+SMS_LIMIT = 1600  # Twilio's limit for one (concatenated) SMS body
+WHATSAPP_LIMIT = 4096  # WhatsApp's limit for one message
 ENV = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_NUMBER")
 
 
@@ -57,29 +59,32 @@ class TwilioChannel(TextChannel):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "TwilioChannel":
         # credentials.yml names the channel only; secrets come from the environment.
-        missing = [name for name in ENV if not os.environ.get(name)]
+        missing = [name for name in ENV if not settings.optional(name)]
         if missing:
             logger.warning(f"Twilio channel is off: {', '.join(missing)} not set in the environment.")
             return cls(None, None)
         logger.info("Twilio channel is on (SMS and WhatsApp).")
-        return cls(os.environ["TWILIO_AUTH_TOKEN"], os.environ["TWILIO_NUMBER"],
-                   os.environ.get("TWILIO_WEBHOOK_URL"))
+        return cls(
+            settings.text("TWILIO_AUTH_TOKEN"), settings.text("TWILIO_NUMBER"), settings.optional("TWILIO_WEBHOOK_URL")
+        )
 
     def __init__(self, auth_token: Optional[str], number: Optional[str], public_url: Optional[str] = None) -> None:
         self.auth_token = auth_token
         self.validator = RequestValidator(auth_token) if auth_token else None
         self.number = number
         self.public_url = public_url
-        self.offers = OfferedOptions(redis_url=os.environ.get("REDIS_URL") or None)
+        self.offers = OfferedOptions(redis_url=settings.optional("REDIS_URL"))
 
     def conversation_id(self, sender: str) -> str:
         kind = "whatsapp" if sender.startswith("whatsapp:") else "sms"
+        if self.auth_token is None:
+            raise RuntimeError("the Twilio channel is off: no TWILIO_AUTH_TOKEN")
         return f"{kind}-{hmac.new(self.auth_token.encode(), sender.encode(), hashlib.sha256).hexdigest()[:32]}"
 
     def _signed(self, request: Request, params: Dict[str, str]) -> bool:
         signature = request.headers.get("X-Twilio-Signature", "")
         url = self.public_url or request.url
-        return bool(signature) and self.validator.validate(url, params, signature)
+        return bool(signature) and self.validator is not None and self.validator.validate(url, params, signature)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("twilio_webhook", __name__)

@@ -5,10 +5,10 @@ one patient question (one NLU intent), answered in our own words, with the verba
 that support it. Tests check that every quote is in its article and that the quotes cover every
 sentence of both articles. Nothing here imports Rasa.
 """
+
 from __future__ import annotations
 
 import functools
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +16,14 @@ from typing import Dict, Iterable, Optional, Tuple
 
 import yaml
 
+import settings
 from clinical.fingerprint import yaml_files_digest
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
 # The articles themselves are kept outside the repository, in ../shared/articles beside the clone
 # (ARTICLES_DIR overrides). Only the tests read them: the content records carry what answers need.
 DEFAULT_ARTICLES_DIR = Path(
-    os.environ.get("ARTICLES_DIR", Path(__file__).resolve().parent.parent.parent / "shared" / "articles")
+    settings.optional("ARTICLES_DIR") or Path(__file__).resolve().parent.parent.parent / "shared" / "articles"
 )
 
 
@@ -107,8 +108,7 @@ def load_library(content_dir: Path = CONTENT_DIR) -> Library:
             answer=" ".join(spec["answer"].split()),
             about_msc=bool(spec["about_msc"]),
             sources=tuple(
-                Source(article=articles[src["article"]], quotes=tuple(src["quotes"]))
-                for src in spec["sources"]
+                Source(article=articles[src["article"]], quotes=tuple(src["quotes"])) for src in spec["sources"]
             ),
         )
     return Library(articles=articles, topics=topics, also_answering=also_answering)

@@ -12,17 +12,18 @@ What counts:
   * the self-check's answers, each at the place in the conversation where it was given;
   * the closed red-flag questions the assistant asked, and the answer to them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, cast
 
 from clinical.red_flag_model import Opinion
 from clinical.self_check import FINDINGS_KEY, MODEL_KEY, Said, merge, said_in_order
 from clinical.triage import Findings
 
 Event = Mapping[str, Any]
-ASKED_SLOT = "red_flag_questions_asked"   # the ids of the closed red-flag questions last asked
+ASKED_SLOT = "red_flag_questions_asked"  # the ids of the closed red-flag questions last asked
 ASK_ACTION = "utter_red_flag_questions"
 ANSWER_INTENTS = ("affirm", "deny", "unsure")
 
@@ -44,8 +45,9 @@ def finding_records(events: Sequence[Event]) -> List[Optional[dict]]:
 def said(events: Sequence[Event], answers: Mapping[str, Optional[str]]) -> Tuple[Said, ...]:
     """One Said per user message, in order, with the self-check answers it gave (self_check.py)."""
     current = since_start(events)
-    records = [(i, (e.get("parse_data") or {}).get(FINDINGS_KEY)) for i, e in enumerate(current)
-               if e.get("event") == "user"]
+    records = [
+        (i, (e.get("parse_data") or {}).get(FINDINGS_KEY)) for i, e in enumerate(current) if e.get("event") == "user"
+    ]
     set_at = {e.get("name"): i for i, e in enumerate(current) if e.get("event") == "slot"}
     placed = {slot: (set_at.get(slot, len(current)), value) for slot, value in answers.items()}
     return said_in_order(records, placed)
@@ -60,9 +62,9 @@ class LatestTurn:
     """The latest user message as the red-flag check needs it."""
 
     intent: str
-    opinion: Optional[Opinion]           # the red-flag classifier's, if it ran
+    opinion: Optional[Opinion]  # the red-flag classifier's, if it ran
     answered_questions: Tuple[str, ...]  # the red-flag questions this message answers (asked just before it)
-    asked_before: Tuple[str, ...]        # every red-flag question asked in this conversation so far
+    asked_before: Tuple[str, ...]  # every red-flag question asked in this conversation so far
 
 
 def latest_turn(events: Sequence[Event]) -> Optional[LatestTurn]:
@@ -97,4 +99,4 @@ def _questions_just_asked(before: Sequence[Event]) -> Tuple[str, ...]:
 
 def as_dicts(events: Sequence[Any]) -> List[Dict[str, Any]]:
     """Rasa's Event objects as the dicts this module reads (rasa-sdk already gives dicts)."""
-    return [event if isinstance(event, Mapping) else event.as_dict() for event in events]
+    return [cast(Dict[str, Any], event) if isinstance(event, Mapping) else event.as_dict() for event in events]

@@ -21,6 +21,7 @@ How a mention's context becomes a status (the safety argument is in context.yml'
     writing for someone beside them, and that person's emergency is still an emergency. It is
     recorded in `subject`.
 """
+
 from __future__ import annotations
 
 import functools
@@ -30,7 +31,7 @@ import sys
 import types
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 from spacy.language import Language
@@ -119,8 +120,7 @@ class Extraction:
             "absent": sorted(c for c, s in statuses.items() if s == ABSENT),
             "subject": self.subject,
             "mentions": [
-                {"code": m.code, "start": m.start, "end": m.end, "contexts": list(m.contexts)}
-                for m in self.mentions
+                {"code": m.code, "start": m.start, "end": m.end, "contexts": list(m.contexts)} for m in self.mentions
             ],
         }
 
@@ -171,11 +171,18 @@ def token_patterns(spec: Mapping[str, Any], nlp: Language) -> Iterable[List[Dict
         yield [{"LEMMA": word} for word in words]
 
 
-class FindingExtractor:
-    """Finds the findings of findings.yml in a message and decides each one's context."""
+class FindingReader:
+    """Reads the findings of findings.yml in a message and decides each one's context. (Its Rasa adapter is
+    components/finding_extractor.FindingExtractor, the NLU component that config.yml names.)"""
 
-    def __init__(self, nlp: Language, findings_file: Path = FINDINGS_FILE, context_file: Path = CONTEXT_FILE,
-                 lexicon_dir: Path = LEXICON_DIR, frames_file: Path = FRAMES_FILE):
+    def __init__(
+        self,
+        nlp: Language,
+        findings_file: Path = FINDINGS_FILE,
+        context_file: Path = CONTEXT_FILE,
+        lexicon_dir: Path = LEXICON_DIR,
+        frames_file: Path = FRAMES_FILE,
+    ):
         ConText, ConTextRule = medspacy_context()
         self.nlp = nlp
         self.spec = load_spec(findings_file)
@@ -187,11 +194,20 @@ class FindingExtractor:
         self.lexicon: Lexicon = load_lexicon(lexicon_dir)
         self.concept_matcher, self.concept_phrases = self._compile_concepts(nlp)
         self.frames = load_frames(frames_file, self.lexicon)
-        self.codes = tuple(dict.fromkeys([*self.spec["findings"],
-                                          *(f for c in self.lexicon.concepts.values() for f in c.findings),
-                                          *(frame.finding for frame in self.frames)]))
-        self.normaliser = (shared_normaliser() if (findings_file, lexicon_dir) == (FINDINGS_FILE, LEXICON_DIR)
-                           else normaliser_for(self.lexicon, self.spec))
+        self.codes = tuple(
+            dict.fromkeys(
+                [
+                    *self.spec["findings"],
+                    *(f for c in self.lexicon.concepts.values() for f in c.findings),
+                    *(frame.finding for frame in self.frames),
+                ]
+            )
+        )
+        self.normaliser = (
+            shared_normaliser()
+            if (findings_file, lexicon_dir) == (FINDINGS_FILE, LEXICON_DIR)
+            else normaliser_for(self.lexicon, self.spec)
+        )
         self.sentencizer = Sentencizer()
         context_spec = load_spec(context_file)
         self.context = ConText(
@@ -205,16 +221,18 @@ class FindingExtractor:
             prune_on_target_overlap=True,
             terminating_types={category: ["CLAUSE_END"] for category in context_spec["clause_end_terminates"]},
         )
-        self.context.add([
-            ConTextRule(
-                literal=rule["literal"],
-                category=rule["category"],
-                pattern=rule.get("pattern"),
-                direction=rule.get("direction", "FORWARD"),
-                max_scope=rule.get("max_scope", context_spec.get("default_max_scope")),
-            )
-            for rule in context_spec["rules"]
-        ])
+        self.context.add(
+            [
+                ConTextRule(
+                    literal=rule["literal"],
+                    category=rule["category"],
+                    pattern=rule.get("pattern"),
+                    direction=rule.get("direction", "FORWARD"),
+                    max_scope=rule.get("max_scope", context_spec.get("default_max_scope")),
+                )
+                for rule in context_spec["rules"]
+            ]
+        )
 
     def _compile_concepts(self, nlp: Language) -> Tuple[Matcher, PhraseMatcher]:
         """Plain terms (words, alternatives, optional words) go to a PhraseMatcher, whose cost does not
@@ -234,7 +252,7 @@ class FindingExtractor:
         return matcher, phrase_matcher
 
     @classmethod
-    def from_model(cls, model_path: Path) -> "FindingExtractor":
+    def from_model(cls, model_path: Path) -> "FindingReader":
         import spacy
 
         return cls(spacy.load(model_path))
@@ -270,8 +288,11 @@ class FindingExtractor:
         part_only = {CONCEPT_LABEL + c.name for c in self.lexicon.concepts.values() if c.part_only or c.masks}
         masks = {CONCEPT_LABEL + c.name for c in self.lexicon.concepts.values() if c.masks}
         masked = {i for span in concept_spans if span.label_ in masks for i in range(span.start, span.end)}
-        targets = [span for span in self._finding_spans(doc) + phrases + concept_spans
-                   if span.label_ not in part_only and not masked.intersection(range(span.start, span.end))]
+        targets = [
+            span
+            for span in self._finding_spans(doc) + phrases + concept_spans
+            if span.label_ not in part_only and not masked.intersection(range(span.start, span.end))
+        ]
         doc.spans[SPAN_GROUP] = sorted(targets, key=lambda span: (span.start, span.end, span.label_))
         if not doc.spans[SPAN_GROUP]:
             return ()
@@ -281,19 +302,43 @@ class FindingExtractor:
         for span in doc.spans[SPAN_GROUP]:
             contexts = tuple(sorted({CONTEXTS[m.category] for m in span._.modifiers if m.category in CONTEXTS}))
             if span.label_.startswith(CONCEPT_LABEL):
-                concept = self.lexicon.concepts[span.label_[len(CONCEPT_LABEL):]]
-                concepts.append(ConceptMention(concept.name, span.sent.start, span.start, span.end,
-                                               offset + span.start_char, offset + span.end_char, contexts))
-                mentions += [Mention(finding, span.text, offset + span.start_char, offset + span.end_char, contexts)
-                             for finding in concept.findings]
+                concept = self.lexicon.concepts[span.label_[len(CONCEPT_LABEL) :]]
+                concepts.append(
+                    ConceptMention(
+                        concept.name,
+                        span.sent.start,
+                        span.start,
+                        span.end,
+                        offset + span.start_char,
+                        offset + span.end_char,
+                        contexts,
+                    )
+                )
+                mentions += [
+                    Mention(finding, span.text, offset + span.start_char, offset + span.end_char, contexts)
+                    for finding in concept.findings
+                ]
             else:
-                mentions.append(Mention(span.label_, span.text, offset + span.start_char, offset + span.end_char,
-                                        contexts))
+                mentions.append(
+                    Mention(span.label_, span.text, offset + span.start_char, offset + span.end_char, contexts)
+                )
         # Part-only concepts ("my" of "my knee hurts") take part in frames without a context of their own.
-        concepts += [ConceptMention(span.label_[len(CONCEPT_LABEL):], span.sent.start, span.start, span.end,
-                                    offset + span.start_char, offset + span.end_char, ())
-                     for span in concept_spans if span.label_ in part_only and span.label_ not in masks]
-        mentions += [m for frame in self.frames if not frame.ordered for m in frame.mentions(concepts, doc.text, offset)]
+        concepts += [
+            ConceptMention(
+                span.label_[len(CONCEPT_LABEL) :],
+                span.sent.start,
+                span.start,
+                span.end,
+                offset + span.start_char,
+                offset + span.end_char,
+                (),
+            )
+            for span in concept_spans
+            if span.label_ in part_only and span.label_ not in masks
+        ]
+        mentions += [
+            m for frame in self.frames if not frame.ordered for m in frame.mentions(concepts, doc.text, offset)
+        ]
         return tuple(mentions)
 
     @staticmethod
@@ -366,7 +411,7 @@ class Frame:
             start = min(m.start_char for m in chain)
             end = max(m.end_char for m in chain)
             contexts = tuple(sorted({c for m in chain for c in m.contexts}))
-            mention = Mention(self.finding, text[start - offset:end - offset], start, end, contexts)
+            mention = Mention(self.finding, text[start - offset : end - offset], start, end, contexts)
             key = (start, end)
             rank = {None: -1, ABSENT: 0, UNSURE: 1, PRESENT: 2}
             if key not in found or rank[mention.status] > rank[found[key].status]:
@@ -374,19 +419,26 @@ class Frame:
         return list(found.values())
 
     def phrase_spans(self, doc: Doc, concept_spans: Sequence[Span]) -> List[Span]:
-        by_part = [[s for s in concept_spans if s.label_[len(CONCEPT_LABEL):] in part] for part in self.parts]
+        by_part = [[s for s in concept_spans if s.label_[len(CONCEPT_LABEL) :] in part] for part in self.parts]
         spans = []
         for first in by_part[0]:
             ends = [first]
             for candidates in by_part[1:]:
-                ends = [nxt for prev in ends for nxt in candidates
-                        if nxt.start >= prev.end and nxt.sent == prev.sent
-                        and nxt.start - prev.end <= (self.within if self.within is not None else len(doc))
-                        and not any(t.is_punct or t.lower_ in CLAUSE_STOPPERS for t in doc[prev.end:nxt.start])]
+                ends = [
+                    nxt
+                    for prev in ends
+                    for nxt in candidates
+                    if nxt.start >= prev.end
+                    and nxt.sent == prev.sent
+                    and nxt.start - prev.end <= (self.within if self.within is not None else len(doc))
+                    and not any(t.is_punct or t.lower_ in CLAUSE_STOPPERS for t in doc[prev.end : nxt.start])
+                ]
             spans += [Span(doc, first.start, end.end, label=self.finding) for end in ends]
         return filter_spans(spans)
 
-    def _chains(self, concepts: Sequence[ConceptMention], chain: List[ConceptMention], part: int):
+    def _chains(
+        self, concepts: Sequence[ConceptMention], chain: List[ConceptMention], part: int
+    ) -> Iterator[List[ConceptMention]]:
         if part == len(self.parts):
             yield list(chain)
             return

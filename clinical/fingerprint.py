@@ -1,5 +1,6 @@
 """A fingerprint of a folder of data files, for a trained component's config: Rasa's training cache
 keys on the config, so a changed file changes the key and the component is trained again."""
+
 from __future__ import annotations
 
 import hashlib

@@ -11,14 +11,18 @@ number (and the crisis line) instead of a guess. Two kinds of message cannot be 
     when it is confident, the message has a few words, and most of its words are neither English
     (symspellpy's dictionary) nor the lexicons' own (their Spanish and Portuguese).
 """
+
 from __future__ import annotations
 
 import functools
 import re
 import unicodedata
-from typing import FrozenSet, Optional
+from typing import TYPE_CHECKING, FrozenSet, Optional
 
 from clinical.normalise import english_words, fold
+
+if TYPE_CHECKING:
+    from py3langid.langid import LanguageIdentifier
 
 # Below this share of Latin letters a message is not read (a few English words inside a Chinese
 # message do not make it readable).
@@ -85,7 +89,7 @@ def lexicon_words() -> FrozenSet[str]:
 
 
 @functools.lru_cache(maxsize=1)
-def language_identifier():
+def language_identifier() -> "LanguageIdentifier":
     """langid.py's model, with probabilities normalised to 0-1 (loaded once, about 10 MiB)."""
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 

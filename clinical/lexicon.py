@@ -23,6 +23,7 @@ another form matches only that form ("tripped" is not "trip", a journey; "warmed
 
 Pure Python and spaCy: no Rasa imports.
 """
+
 from __future__ import annotations
 
 import functools
@@ -40,12 +41,31 @@ from spacy.language import Language
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicon"
 WORDS_FILE = LEXICON_DIR / "words.yml"
 FILLER_WORDS = 3
-MAX_PHRASES = 30  # a term expanding to more word sequences stays a Matcher pattern (memory: 30 costs ~10 MB less than 100)
+MAX_PHRASES = (
+    30  # a term expanding to more word sequences stays a Matcher pattern (memory: 30 costs ~10 MB less than 100)
+)
 # How spaCy writes the "not" of a contraction: can't, cant, can not.
 NEGATIONS = ("n't", "nt", "n’t", "not")
 # Words a `~` gap never crosses: they start a new clause or reverse it.
-CLAUSE_STOPPERS = ("but", "though", "although", "however", "whereas", "except", "if", "when", "because",
-                   "and", "or", "so", "then", "after", "before", "until", "since")
+CLAUSE_STOPPERS = (
+    "but",
+    "though",
+    "although",
+    "however",
+    "whereas",
+    "except",
+    "if",
+    "when",
+    "because",
+    "and",
+    "or",
+    "so",
+    "then",
+    "after",
+    "before",
+    "until",
+    "since",
+)
 
 
 @dataclass(frozen=True)
@@ -75,7 +95,7 @@ class Lexicon:
 
     def vocabulary(self) -> FrozenSet[str]:
         """Every plain word the lexicons and word lists use: the targets of spelling correction."""
-        found = set()
+        found: set = set()
         for concept in self.concepts.values():
             for _, term in concept.all_terms():
                 for item in term.split():
@@ -101,13 +121,25 @@ def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
         spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         for name, concept in (spec.get("concepts") or {}).items():
             if name in lexicon.concepts:
-                raise ValueError(f"concept {name} is defined twice ({path.name} and {lexicon.concepts[name].source.name})")
-            terms = {language: tuple(str(t) for t in concept.get(language) or ())
-                     for language in concept if language not in ("means", "finding", "part_only", "masks")}
+                raise ValueError(
+                    f"concept {name} is defined twice ({path.name} and {lexicon.concepts[name].source.name})"
+                )
+            terms = {
+                language: tuple(str(t) for t in concept.get(language) or ())
+                for language in concept
+                if language not in ("means", "finding", "part_only", "masks")
+            }
             finding = concept.get("finding") or ()
             findings = (finding,) if isinstance(finding, str) else tuple(finding)
-            lexicon.concepts[name] = Concept(name, concept.get("means", ""), findings, terms, path,
-                                             bool(concept.get("part_only", False)), bool(concept.get("masks", False)))
+            lexicon.concepts[name] = Concept(
+                name,
+                concept.get("means", ""),
+                findings,
+                terms,
+                path,
+                bool(concept.get("part_only", False)),
+                bool(concept.get("masks", False)),
+            )
     return lexicon
 
 
@@ -182,18 +214,25 @@ class TermCompiler:
             if item == "~":
                 pattern += [{"IS_PUNCT": False, "LOWER": {"NOT_IN": list(CLAUSE_STOPPERS)}, "OP": "?"}] * FILLER_WORDS
                 continue
+            tokens: List[Dict[str, Any]]
             if item.startswith("#"):
                 tokens = [{"LOWER": {"REGEX": f"^(?:{item[1:]})$"}}]
             elif item.startswith("<") and item.endswith(">"):
                 tokens = self.words_of(self.lexicon.single_words(item[1:-1]))
-            elif all(w.startswith("@") or w.lstrip("=").replace("'", "").replace("-", "").isalnum()
-                     for w in item.split("|")):
-                words = [w for alt in item.split("|")
-                         for w in (self.lexicon.words[alt[1:]] if alt.startswith("@") else (alt,))]
+            elif all(
+                w.startswith("@") or w.lstrip("=").replace("'", "").replace("-", "").isalnum() for w in item.split("|")
+            ):
+                words = [
+                    w
+                    for alt in item.split("|")
+                    for w in (self.lexicon.words[alt[1:]] if alt.startswith("@") else (alt,))
+                ]
                 pieces = [t.lower_ for t in self.nlp.make_doc(words[0].lstrip("="))]
                 if len(words) == 1 and len(pieces) > 1:  # "can't", "flu-like": its tokens in sequence
-                    tokens = [{"LOWER": {"IN": list(NEGATIONS if piece in NEGATIONS else self.forms(piece))}}
-                              for piece in pieces]
+                    tokens = [
+                        {"LOWER": {"IN": list(NEGATIONS if piece in NEGATIONS else self.forms(piece))}}
+                        for piece in pieces
+                    ]
                 else:
                     tokens = self.words_of(words)
             else:  # punctuation and symbols: "&", "+", "/"

@@ -16,6 +16,7 @@ Accents are folded ("rodilla hinchada, está caliente" -> "esta"), so the Spanis
 lexicons are written without them. Nothing here changes what a message means; it only makes the
 spelling match the lexicons. Pure Python, no Rasa imports.
 """
+
 from __future__ import annotations
 
 import functools
@@ -27,17 +28,27 @@ from typing import Dict, Iterable, List, Optional, Tuple
 import marisa_trie
 
 # Characters patients' keyboards and phones produce for the same thing.
-_TRANSLATE = str.maketrans({
-    "\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'", "`": "'",
-    "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-", "\u00a0": " ",
-})
+_TRANSLATE = str.maketrans(
+    {
+        "\u2019": "'",
+        "\u2018": "'",
+        "\u02bc": "'",
+        "\u00b4": "'",
+        "`": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u00a0": " ",
+    }
+)
 # A run of the same letter three or more times is emphasis ("sooo swolllen", "heeelp").
 _REPEATS = re.compile(r"([a-z])\1{2,}")
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
-MIN_CORRECTABLE = 5      # shorter words are too ambiguous to correct ("nee", "indo"): the lexicons list them
-MIN_TARGET = 3           # a lexicon word a misspelling may be corrected to can be short ("numb", "calf")
-MIN_SPLIT_PART = 3       # each of two words run together ("leg" + "swolen"), at least this long
-MIN_SPLIT_WORD = 7       # shorter words are too often a word of another language ("marcar": "mar car")
+MIN_CORRECTABLE = 5  # shorter words are too ambiguous to correct ("nee", "indo"): the lexicons list them
+MIN_TARGET = 3  # a lexicon word a misspelling may be corrected to can be short ("numb", "calf")
+MIN_SPLIT_PART = 3  # each of two words run together ("leg" + "swolen"), at least this long
+MIN_SPLIT_WORD = 7  # shorter words are too often a word of another language ("marcar": "mar car")
 MEDICINE_MIN_SCORE = 90  # rapidfuzz ratio (0-100) for a medicine name ("marcar" is not "marcumar")
 
 
@@ -74,7 +85,8 @@ class SpellingNormaliser:
         """An English word, or one of the lexicons' own: never corrected."""
         return word in self.vocabulary or word in self._english
 
-    @functools.lru_cache(maxsize=20000)
+    # One normaliser lives as long as the process, so caching on `self` keeps nothing alive too long.
+    @functools.lru_cache(maxsize=20000)  # noqa: B019
     def correct_word(self, word: str) -> Optional[str]:
         """The lexicon word meant by an unknown word, or None when the word is known or unclear."""
         if len(word) < MIN_CORRECTABLE or self.is_known(word) or not word.isalpha():
@@ -111,18 +123,22 @@ class SpellingNormaliser:
             word = match.group()
             replacement = self.correct_word(word)
             # "zarel to": a medicine name split in two by a phone's keyboard.
-            if replacement is None and not self.is_known(word) and i + 1 < len(matches) \
-                    and folded[match.end():matches[i + 1].start()] == " ":
+            if (
+                replacement is None
+                and not self.is_known(word)
+                and i + 1 < len(matches)
+                and folded[match.end() : matches[i + 1].start()] == " "
+            ):
                 medicine = self._medicine(word + matches[i + 1].group())
                 if medicine is not None:
-                    pieces.append(folded[last:match.start()] + medicine)
+                    pieces.append(folded[last : match.start()] + medicine)
                     last = matches[i + 1].end()
                     skip_next = True
                     continue
             if replacement is None and not self.is_known(word):
                 replacement = self.split(word)
             if replacement is not None:
-                pieces.append(folded[last:match.start()] + replacement)
+                pieces.append(folded[last : match.start()] + replacement)
                 last = match.end()
         pieces.append(folded[last:])
         return "".join(pieces)

@@ -10,6 +10,7 @@ Scoring: the mean of two TF-IDF cosine similarities, one over words (precise) an
 n-grams within words (forgiving of typos such as "cartlage"). Cosine scores lie in 0..1, so one
 threshold means the same for a two-word and a fifty-word message. Nothing here imports Rasa.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -11,6 +11,7 @@ When nothing escalates but the message describes a problem with someone's body, 
 questions that fit what was described are asked at once, in one turn (content/red_flag_questions.yml);
 so are the missing findings of an emergency rule that is half met.
 """
+
 from __future__ import annotations
 
 import functools
@@ -27,7 +28,7 @@ from clinical.triage import Findings, Level, Reason, Rule, Status, TriageResult,
 QUESTIONS_FILE = Path(__file__).resolve().parent / "content" / "red_flag_questions.yml"
 KINDS_FILE = Path(__file__).resolve().parent / "content" / "red_flag_kinds.yml"
 MAX_QUESTIONS = 4
-YES, NO, NOT_SURE = "affirm", "deny", "unsure"   # the intents of the question's buttons and typed answers
+YES, NO, NOT_SURE = "affirm", "deny", "unsure"  # the intents of the question's buttons and typed answers
 
 
 @dataclass(frozen=True)
@@ -54,16 +55,20 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class Decision:
-    escalation: Optional[TriageResult] = None   # say this first (emergency or same-day)
-    questions: Tuple[Question, ...] = ()        # then (or instead) ask these closed questions
+    escalation: Optional[TriageResult] = None  # say this first (emergency or same-day)
+    questions: Tuple[Question, ...] = ()  # then (or instead) ask these closed questions
     findings: Findings = field(default_factory=Findings)  # everything known, for the record
-    source: str = ""                            # what escalated: rules, model or questions
+    source: str = ""  # what escalated: rules, model or questions
 
 
 @functools.lru_cache(maxsize=None)
 def load_questions(path: Path = QUESTIONS_FILE) -> Tuple[Question, ...]:
     specs = yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]
-    return tuple(Question(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()}) for spec in specs)
+    # YAML lists become tuples (the dataclass is frozen and hashable); mypy cannot see the keys.
+    return tuple(
+        Question(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()})  # type: ignore[arg-type]
+        for spec in specs
+    )
 
 
 @functools.lru_cache(maxsize=None)
@@ -77,8 +82,14 @@ def questions_by_id() -> dict:
     return {q.id: q for q in load_questions()}
 
 
-def decide(said: Sequence[Said], opinion: Optional[Opinion] = None, thresholds: Thresholds = Thresholds(),
-           answered: Sequence[str] = (), answer: str = "", asked_before: Collection[str] = ()) -> Decision:
+def decide(
+    said: Sequence[Said],
+    opinion: Optional[Opinion] = None,
+    thresholds: Thresholds = Thresholds(),
+    answered: Sequence[str] = (),
+    answer: str = "",
+    asked_before: Collection[str] = (),
+) -> Decision:
     """What the reply to the latest message must start with.
 
     said:          everything the patient told us, a Said per message (clinical/conversation.py)
@@ -93,8 +104,8 @@ def decide(said: Sequence[Said], opinion: Optional[Opinion] = None, thresholds: 
     if answered_questions and answer in (YES, NOT_SURE, NO):
         status = Status.ABSENT if answer == NO else Status.UNSURE
         given = Findings({code: status for q in answered_questions for code in q.findings})
-        latest = latest.combined(given)
-    known = earlier.merged(latest)
+        latest = latest.most_urgent_with(given)
+    known = earlier.updated_by(latest)
 
     result = escalation(earlier, latest)
     source = "rules" if result is not None else ""
@@ -109,19 +120,25 @@ def decide(said: Sequence[Said], opinion: Optional[Opinion] = None, thresholds: 
 
     if result is not None and result.is_emergency:
         return Decision(result, (), known, source)
-    questions = questions_to_ask(earlier, latest, opinion, thresholds, tuple(asked_before) + tuple(answered),
-                                 only_completing=result is not None)
+    questions = questions_to_ask(
+        earlier, latest, opinion, thresholds, tuple(asked_before) + tuple(answered), only_completing=result is not None
+    )
     return Decision(result, questions, known, source)
 
 
-def questions_to_ask(earlier: Findings, latest: Findings, opinion: Optional[Opinion] = None,
-                     thresholds: Thresholds = Thresholds(), asked_before: Collection[str] = (),
-                     only_completing: bool = False) -> Tuple[Question, ...]:
+def questions_to_ask(
+    earlier: Findings,
+    latest: Findings,
+    opinion: Optional[Opinion] = None,
+    thresholds: Thresholds = Thresholds(),
+    asked_before: Collection[str] = (),
+    only_completing: bool = False,
+) -> Tuple[Question, ...]:
     """The closed red-flag questions that fit what the latest message described, when their "yes"
     would make an emergency with what is already known. Those that complete an emergency rule the
     conversation already half meets come first; with `only_completing` (after a same-day reply), only
     those. None when the latest message describes nothing (a "thanks" after a symptom asks nothing)."""
-    known = earlier.merged(latest)
+    known = earlier.updated_by(latest)
     current = {code for code in latest.statuses if latest.possible(code)}
     leaning = opinion.kind if opinion is not None and opinion.emergency >= thresholds.ask else None
     completing, others = [], []
@@ -141,16 +158,23 @@ def questions_to_ask(earlier: Findings, latest: Findings, opinion: Optional[Opin
 
 def _emergency_rules_a_yes_fires(known: Findings, question: Question) -> Tuple[Rule, ...]:
     """The emergency rules a "yes" to this question would fire that do not fire now."""
-    with_yes = known.merged(Findings({code: Status.UNSURE for code in question.findings}))
-    return tuple(rule for rule in load_rules()
-                 if rule.level is Level.EMERGENCY and rule.fires(with_yes) and not rule.fires(known))
+    with_yes = known.updated_by(Findings({code: Status.UNSURE for code in question.findings}))
+    return tuple(
+        rule
+        for rule in load_rules()
+        if rule.level is Level.EMERGENCY and rule.fires(with_yes) and not rule.fires(known)
+    )
 
 
 def _answered_yes(result: TriageResult, questions: Sequence[Question]) -> TriageResult:
     """A "yes" to a list of questions does not say which one: the reason says so."""
     listed = "; ".join(q.text for q in questions)
-    reason = Reason("red_flag_questions", Level.EMERGENCY, f"you told me one of these applies right now: {listed}",
-                    "several possible emergencies")
+    reason = Reason(
+        "red_flag_questions",
+        Level.EMERGENCY,
+        f"you told me one of these applies right now: {listed}",
+        "several possible emergencies",
+    )
     return TriageResult(Level.EMERGENCY, (reason,), result.crisis_line, result.decided_at)
 
 
@@ -163,8 +187,12 @@ def _model_escalation(opinion: Opinion, thresholds: Thresholds) -> Optional[Tria
         reason = Reason(f"model:{kind}", Level.EMERGENCY, f"what you describe could be a sign of {concern}", concern)
         return TriageResult(Level.EMERGENCY, (reason,), crisis, _now())
     if opinion.urgent >= thresholds.urgent:
-        reason = Reason("model:urgent", Level.URGENT, "what you describe may need a clinician to check it today",
-                        "an injury inside the knee")
+        reason = Reason(
+            "model:urgent",
+            Level.URGENT,
+            "what you describe may need a clinician to check it today",
+            "an injury inside the knee",
+        )
         return TriageResult(Level.URGENT, (reason,), False, _now())
     return None
 

@@ -19,6 +19,7 @@ answer only if the classifier is very sure: otherwise the patient is asked to cl
 become an answer about stem cells because its words happened to score that way.
 The vocabularies live in nlp/patterns/entities.yml. Nothing here imports Rasa.
 """
+
 from __future__ import annotations
 
 import re
@@ -40,14 +41,17 @@ UNANSWERED_QUESTION = re.compile(
     # something again, not how long a disease takes ("how long does OA take to develop after an injury")
     r"|\bhow (?:long|soon)\b[^?.!]*?\b(?:till|until|before|after)\b[^?.!]*?\b(?:i|i'd|id|i'll|he|she|you|they|we)\b"
     r"[^?.!]*?\b(?:can|could|will|be able|go back|walk|drive|play|work|run|need)\b",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 UNANSWERED_REASON = "asks what the articles never say (insurance, how long results last, recovery)"
 # The price of a knee replacement: the articles only say such surgery is expensive (so "is a new knee
 # dear?" is answered), and give figures for stem cell therapy alone ("how much is a new knee if i go
 # private" must not get those).
 _REPLACEMENT = re.compile(r"\b(?:new knee|knee replacement|replacement surgery|replacement|tkr)\b", re.IGNORECASE)
-_PRICE = re.compile(r"\b(?:costs?|costing|price[sd]?|pricing|charges?|fees?|how much (?:is|are|does|do|would|will|for|money|to))\b",
-                    re.IGNORECASE)
+_PRICE = re.compile(
+    r"\b(?:costs?|costing|price[sd]?|pricing|charges?|fees?|how much (?:is|are|does|do|would|will|for|money|to))\b",
+    re.IGNORECASE,
+)
 _STEM_CELLS = re.compile(r"\b(?:stem|msc\w*|cells?|regenerative)\b", re.IGNORECASE)
 REPLACEMENT_PRICE_REASON = "asks the price of a knee replacement, which the articles do not give"
 # What the articles are about: a message naming one of these is anchored in their scope.
@@ -99,7 +103,7 @@ UNANCHORED_MIN_CONFIDENCE = 0.9
 def entities_within(entities: Iterable[Mapping[str, object]], start: int, end: int) -> list:
     """The entities that start inside [start, end) of a message: the scope rules read one sentence or
     question of a message on its own entities."""
-    return [e for e in entities if start <= int(e.get("start") or 0) < end]
+    return [e for e in entities if start <= int(str(e.get("start") or 0)) < end]
 
 
 def anchored(entities: Iterable[Mapping[str, object]]) -> bool:

@@ -7,6 +7,7 @@ injury, no questions about the injury) or when the patient has already told us t
 Used by the form's validation action (actions/forms.py) and by the red-flag policy
 (components/red_flag_policy.py), so both read answers the same way.
 """
+
 from __future__ import annotations
 
 import functools
@@ -20,9 +21,9 @@ from clinical.triage import Findings, Status
 
 QUESTIONS_FILE = Path(__file__).resolve().parent / "content" / "self_check.yml"
 # Names shared by the Rasa side (components/) and the action server (actions/).
-FINDINGS_KEY = "findings"      # the finding extractor's record in a message's parse result
+FINDINGS_KEY = "findings"  # the finding extractor's record in a message's parse result
 RESULT_SLOT = "triage_result"  # the structured result, stored with the conversation
-MODEL_KEY = "red_flag_model"   # the red-flag classifier's opinion in a message's parse result
+MODEL_KEY = "red_flag_model"  # the red-flag classifier's opinion in a message's parse result
 YES, NO, UNSURE = "yes", "no", "unsure"
 ANSWERS = (YES, NO, UNSURE)
 
@@ -71,7 +72,12 @@ class Question:
 def load_questions(path: Path = QUESTIONS_FILE) -> Tuple[Question, ...]:
     specs = yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]
     questions = tuple(
-        Question(**{key: tuple(value) if isinstance(value, list) else value for key, value in spec.items()})
+        Question(
+            **{
+                key: tuple(value) if isinstance(value, list) else value  # type: ignore[arg-type]
+                for key, value in spec.items()
+            }
+        )
         for spec in specs
     )
     for question in questions:
@@ -107,8 +113,8 @@ def conversation_findings(records: Iterable[Optional[Mapping]], answers: Mapping
     """Everything known, when the order does not matter: each message's findings, then the answers."""
     findings = Findings()
     for record in records:
-        findings = findings.merged(findings_of_record(record))
-    return findings.merged(findings_of_answers(answers))
+        findings = findings.updated_by(findings_of_record(record))
+    return findings.updated_by(findings_of_answers(answers))
 
 
 @dataclass(frozen=True)
@@ -120,8 +126,9 @@ class Said:
     findings: Findings
 
 
-def said_in_order(records: Iterable[Tuple[int, Optional[Mapping]]],
-                  answers: Mapping[str, Tuple[int, Optional[str]]]) -> Tuple[Said, ...]:
+def said_in_order(
+    records: Iterable[Tuple[int, Optional[Mapping]]], answers: Mapping[str, Tuple[int, Optional[str]]]
+) -> Tuple[Said, ...]:
     """One Said per user message, in conversation order, from the messages (event index, record)
     and the current answers (slot -> (index of the event that set it, value)).
 
@@ -137,16 +144,16 @@ def said_in_order(records: Iterable[Tuple[int, Optional[Mapping]]],
         turn = max((at for at in turns if at <= set_at), default=None)
         answer = findings_of_answers({slot: value})
         if turn is None:
-            turns[-1] = turns.get(-1, Findings()).combined(answer)
+            turns[-1] = turns.get(-1, Findings()).most_urgent_with(answer)
         else:
-            turns[turn] = turns[turn].combined(answer)
+            turns[turn] = turns[turn].most_urgent_with(answer)
     return tuple(Said(turn, with_implied_answers(findings)) for turn, findings in sorted(turns.items()))
 
 
 def merge(said: Iterable[Said]) -> Findings:
     findings = Findings()
     for item in said:
-        findings = findings.merged(item.findings)
+        findings = findings.updated_by(item.findings)
     return findings
 
 
@@ -162,7 +169,7 @@ def with_implied_answers(findings: Findings) -> Findings:
     """The findings plus the self-check findings they imply ("my kneecap won't go back in" answers
     "Has your kneecap come out of place and stayed out?"), so that the red-flag check on a message
     and the self-check's summary reach the same level from the same words."""
-    return findings.combined(_implied_by(frozenset(findings.statuses.items())))
+    return findings.most_urgent_with(_implied_by(frozenset(findings.statuses.items())))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -23,12 +23,13 @@ them: agreement from 0.1 to 0.3 confidence changes 3 answers; 0.35 similarity tu
 into buttons; a second question at 0.35 answers one more pair and one more wrong topic.
 Nothing here imports Rasa.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
 from itertools import zip_longest
-from typing import Callable, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Callable, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, cast
 
 from clinical.articles import Library, normalise
 from clinical.passage_search import TfidfSimilarity, topic_passages
@@ -55,8 +56,19 @@ MAX_PARTS = 4
 AGREED = "the classifier and the article search agree"
 
 # Findings that are not symptoms: which side, when it began, age, history, medicines, "painless".
-NOT_SYMPTOMS = {"side_left", "side_right", "side_both", "onset_sudden", "onset_gradual", "age_55_plus",
-                "child", "blood_thinners", "bleeding_disorder", "cancer_history", "painless"}
+NOT_SYMPTOMS = {
+    "side_left",
+    "side_right",
+    "side_both",
+    "onset_sudden",
+    "onset_gradual",
+    "age_55_plus",
+    "child",
+    "blood_thinners",
+    "bleeding_disorder",
+    "cancer_history",
+    "painless",
+}
 
 
 class TopicRetrieval:
@@ -114,8 +126,9 @@ def _retrieval_best(ranking: Ranking, topics: Set[str]) -> Tuple[Optional[str], 
     return (name, score) if name in topics else (None, score)
 
 
-def choose(intent: str, classifier: Ranking, retrieval: Ranking, topics: Set[str],
-           anchored: bool = True) -> TopicChoice:
+def choose(
+    intent: str, classifier: Ranking, retrieval: Ranking, topics: Set[str], anchored: bool = True
+) -> TopicChoice:
     """The decision for a whole message. `intent` is the pipeline's (after the fallback threshold and
     the scope rules), `classifier` its ranking, `retrieval` TopicRetrieval.rank of the message, and
     `anchored` whether it names anything the articles are about (clinical/scope.py): agreement never
@@ -127,8 +140,13 @@ def choose(intent: str, classifier: Ranking, retrieval: Ranking, topics: Set[str
         return TopicChoice("keep", (), "not an article question, or placed out of scope by the rules")
     by_classifier, confidence = _best(classifier, topics)
     by_retrieval, similarity = _retrieval_best(retrieval, topics)
-    if (anchored and by_classifier is not None and by_classifier == by_retrieval
-            and confidence >= AGREE_MIN_CONFIDENCE and similarity >= AGREE_MIN_SIMILARITY):
+    if (
+        anchored
+        and by_classifier is not None
+        and by_classifier == by_retrieval
+        and confidence >= AGREE_MIN_CONFIDENCE
+        and similarity >= AGREE_MIN_SIMILARITY
+    ):
         return TopicChoice("answer", (by_classifier,), AGREED)
     candidates: List[str] = []
     classifier_topics = [(n, c) for n, c in classifier if n in topics and c >= CANDIDATE_MIN_CONFIDENCE]
@@ -151,8 +169,11 @@ _QUESTION_WORD = r"(?:what|how|is|are|does|do|can|could|will|would|why|where|who
 _PART_END = re.compile(r"\?+|,?\s+(?:(?:and|also|plus|n|&)\s+)+(?=" + _QUESTION_WORD + r"\b)", re.IGNORECASE)
 # A question word, or a request that asks one ("kindly tell me the symptoms, and also who gets it").
 _STARTS_AS_QUESTION = re.compile(
-    r"^\W*(?:(?:kindly|please|pls|so|and|also|but|ok|okay)\s+)*(?:" + _QUESTION_WORD +
-    r"|tell me|explain|i (?:want|would like|'d like) to know|i wonder)\b", re.IGNORECASE)
+    r"^\W*(?:(?:kindly|please|pls|so|and|also|but|ok|okay)\s+)*(?:"
+    + _QUESTION_WORD
+    + r"|tell me|explain|i (?:want|would like|'d like) to know|i wonder)\b",
+    re.IGNORECASE,
+)
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?\n]*")
 
 
@@ -169,7 +190,9 @@ def question_parts(text: str) -> List[Tuple[int, int]]:
         for boundary in list(_PART_END.finditer(chunk)) + [None]:
             end = boundary.start() if boundary else len(chunk)
             piece = chunk[cut:end]
-            is_question = (boundary is not None and boundary.group().startswith("?")) or bool(_STARTS_AS_QUESTION.match(piece))
+            is_question = (boundary is not None and boundary.group().startswith("?")) or bool(
+                _STARTS_AS_QUESTION.match(piece)
+            )
             if len(piece.split()) >= 2 and is_question:
                 left = len(piece) - len(piece.lstrip())
                 parts.append((start + cut + left, start + cut + len(piece.rstrip(" \t\n.!"))))
@@ -204,8 +227,14 @@ def second_topic(main: str, parts: Sequence[Ranking], topics: Set[str]) -> Optio
     return None
 
 
-def resolve(intent: str, classifier: Ranking, text: str, entities: Sequence[Mapping[str, object]],
-            rank: Callable[[str], Ranking], topics: Set[str]) -> Optional[TopicChoice]:
+def resolve(
+    intent: str,
+    classifier: Ranking,
+    text: str,
+    entities: Sequence[Mapping[str, object]],
+    rank: Callable[[str], Ranking],
+    topics: Set[str],
+) -> Optional[TopicChoice]:
     """The whole decision for one message, as components/topic_resolver.py makes it: None when there
     is nothing to decide (small talk, a request, or placed out of scope by the rules); else `choose`,
     with retrieval asked only for an unsure message, and for an answer the second topic another
@@ -214,7 +243,9 @@ def resolve(intent: str, classifier: Ranking, text: str, entities: Sequence[Mapp
         return None
     choice = choose(intent, classifier, rank(text) if intent == NLU_FALLBACK else [], topics, anchored(entities))
     if choice.action == "answer":
-        also = second_topic(choice.topics[0], [rank(part) for part in answerable_question_parts(text, entities)], topics)
+        also = second_topic(
+            choice.topics[0], [rank(part) for part in answerable_question_parts(text, entities)], topics
+        )
         if also:
             return replace(choice, topics=choice.topics + (also,))
     return choice
@@ -222,5 +253,5 @@ def resolve(intent: str, classifier: Ranking, text: str, entities: Sequence[Mapp
 
 def describes_symptoms(findings: Optional[Mapping[str, object]]) -> bool:
     """Whether the message tells of a symptom the patient (or the person they write for) has now."""
-    present = set((findings or {}).get("present") or [])
+    present = set(cast(Iterable[str], (findings or {}).get("present") or []))
     return bool(present - NOT_SYMPTOMS)

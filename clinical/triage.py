@@ -10,6 +10,7 @@ Safety properties, each with its own test:
   * a finding the patient denies ("no fever") never fires a rule;
   * the result is the highest level of every rule that fires (rules only ever raise urgency).
 """
+
 from __future__ import annotations
 
 import enum
@@ -89,7 +90,7 @@ class Findings:
         """Present, or the patient is not sure: either way it counts towards urgency."""
         return self.statuses.get(code) in (Status.PRESENT, Status.UNSURE)
 
-    def combined(self, other: "Findings") -> "Findings":
+    def most_urgent_with(self, other: "Findings") -> "Findings":
         """Two accounts of the same moment (a message's words and the button it pressed): the more
         urgent status wins for each finding (present over unsure over absent)."""
         rank = {Status.ABSENT: 0, Status.UNSURE: 1, Status.PRESENT: 2}
@@ -99,7 +100,7 @@ class Findings:
                 statuses[code] = status
         return Findings(statuses)
 
-    def merged(self, newer: "Findings") -> "Findings":
+    def updated_by(self, newer: "Findings") -> "Findings":
         """Findings of a later message added to these. A later answer replaces an earlier one,
         except that it never turns a present finding into an unsure one."""
         statuses = dict(self.statuses)
@@ -132,8 +133,9 @@ class TriageResult:
         """The structured result to store with the conversation and hand to clinic staff."""
         return {
             "level": self.level.code,
-            "reasons": [{"rule": r.rule_id, "level": r.level.code, "reason": r.text, "concern": r.concern}
-                        for r in self.reasons],
+            "reasons": [
+                {"rule": r.rule_id, "level": r.level.code, "reason": r.text, "concern": r.concern} for r in self.reasons
+            ],
             "findings": {code: status.value for code, status in sorted(findings.statuses.items())},
             "crisis_line": self.crisis_line,
             "decided_at": self.decided_at,
@@ -164,7 +166,9 @@ def load_rules(path: Path = RULES_FILE) -> Tuple[Rule, ...]:
     return rules
 
 
-def triage(findings: Findings, rules: Optional[Tuple[Rule, ...]] = None, now: Optional[datetime] = None) -> TriageResult:
+def triage(
+    findings: Findings, rules: Optional[Tuple[Rule, ...]] = None, now: Optional[datetime] = None
+) -> TriageResult:
     """The level for these findings: the highest of the rules that fire, else self-care information."""
     fired = [rule for rule in (rules or load_rules()) if rule.fires(findings)]
     fired.sort(key=lambda rule: -rule.level)
@@ -177,8 +181,9 @@ def triage(findings: Findings, rules: Optional[Tuple[Rule, ...]] = None, now: Op
     )
 
 
-def escalation(earlier: Findings, latest: Findings, rules: Optional[Tuple[Rule, ...]] = None,
-               now: Optional[datetime] = None) -> Optional[TriageResult]:
+def escalation(
+    earlier: Findings, latest: Findings, rules: Optional[Tuple[Rule, ...]] = None, now: Optional[datetime] = None
+) -> Optional[TriageResult]:
     """The escalation the latest turn needs, if any.
 
     Everything said so far is triaged together (an injury in one message and "I can't stand on it"
@@ -190,11 +195,10 @@ def escalation(earlier: Findings, latest: Findings, rules: Optional[Tuple[Rule, 
     """
     rules = rules or load_rules()
     by_id = {rule.id: rule for rule in rules}
-    result = triage(earlier.merged(latest), rules, now)
+    result = triage(earlier.updated_by(latest), rules, now)
     stated = {code for code in latest.statuses if latest.possible(code)}
     reasons = tuple(
-        reason for reason in result.reasons
-        if reason.level >= Level.URGENT and by_id[reason.rule_id].findings & stated
+        reason for reason in result.reasons if reason.level >= Level.URGENT and by_id[reason.rule_id].findings & stated
     )
     if not reasons:
         return None

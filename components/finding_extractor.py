@@ -9,6 +9,7 @@ of asking again.
 It runs before the intent classifiers are overruled by the scope rules, and never changes the
 intent: the red-flag decision needs the whole conversation, so it is the policy's.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text, Type
@@ -21,7 +22,7 @@ from rasa.nlu.utils.spacy_utils import SpacyModel, SpacyNLP
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from clinical.findings import FindingExtractor as Extractor, pattern_digest
+from clinical.findings import FindingReader, pattern_digest
 from clinical.self_check import FINDINGS_KEY
 from nlp.build_pipeline import load_pattern_spec, load_pipeline, pipeline_dir
 
@@ -40,15 +41,20 @@ class FindingExtractor(GraphComponent):
         return {"patterns_digest": pattern_digest()}
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "FindingExtractor":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "FindingExtractor":
         return cls()
 
     def __init__(self) -> None:
         # Built when the model loads, not when the first patient writes: compiling the lexicons and
         # the spelling normaliser takes seconds. It reads the normalised text (so SpacyNLP's Doc of
         # the raw text is not reused) with the pipeline SpacyNLP loaded (components/spacy_nlp.py).
-        self._extractor = Extractor(load_pipeline(pipeline_dir(load_pattern_spec())))
+        self._extractor = FindingReader(load_pipeline(pipeline_dir(load_pattern_spec())))
 
     def process(self, messages: List[Message], model: SpacyModel) -> List[Message]:
         for message in messages:

@@ -6,6 +6,7 @@ fitted model is stored in the Rasa model archive. For each message it adds under
 the probabilities of an emergency, of an urgent problem and of a crisis, and the likeliest kind
 (numbers and a kind name, no text). components/red_flag_policy.py decides with them.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
@@ -40,12 +41,22 @@ class RedFlagClassifier(GraphComponent):
         return {"corpus_digest": corpus_digest(), "lexicon_digest": pattern_digest(), "regularisation": 30.0}
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "RedFlagClassifier":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "RedFlagClassifier":
         return cls(config, model_storage, resource)
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 model: Optional[RedFlagModel] = None) -> None:
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        model: Optional[RedFlagModel] = None,
+    ) -> None:
         self._config = config
         self._storage = model_storage
         self._resource = resource
@@ -56,14 +67,21 @@ class RedFlagClassifier(GraphComponent):
         texts, labels = training_set(load_corpus(), ordinary)
         normalise = shared_normaliser().normalise
         self._model = RedFlagModel(regularisation=self._config["regularisation"]).fit(
-            [normalise(text) for text in texts], labels)
+            [normalise(text) for text in texts], labels
+        )
         with self._storage.write_to(self._resource) as directory:
             joblib.dump(self._model, directory / MODEL_FILE)
         return self._resource
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "RedFlagClassifier":
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "RedFlagClassifier":
         with model_storage.read_from(resource) as directory:
             model = joblib.load(directory / MODEL_FILE)
         # Ready when the model loads, not when the first patient writes (the normaliser takes seconds).

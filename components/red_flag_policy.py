@@ -25,6 +25,7 @@ the prediction itself, so they are stored with the conversation even when the ac
 Its priority is above RulePolicy's, and its predictions, like a form's, do not depend on the intent,
 so they win over both.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
@@ -63,24 +64,42 @@ class RedFlagPolicy(Policy):
         # RulePolicy has priority 6: a tie goes to the red-flag check. The classifier's thresholds
         # are set in config.yml (scripts/tune_red_flag_model.py chooses them).
         defaults = Thresholds()
-        return {"priority": 7, "model_emergency_threshold": defaults.emergency,
-                "model_urgent_threshold": defaults.urgent, "model_ask_threshold": defaults.ask,
-                "model_crisis_threshold": defaults.crisis}
+        return {
+            "priority": 7,
+            "model_emergency_threshold": defaults.emergency,
+            "model_urgent_threshold": defaults.urgent,
+            "model_ask_threshold": defaults.ask,
+            "model_crisis_threshold": defaults.crisis,
+        }
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 execution_context: ExecutionContext, featurizer=None) -> None:
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        featurizer=None,
+    ) -> None:
         super().__init__(config, model_storage, resource, execution_context, featurizer)
         config = {**self.get_default_config(), **config}
-        self.thresholds = Thresholds(config["model_emergency_threshold"], config["model_urgent_threshold"],
-                                     config["model_ask_threshold"], config["model_crisis_threshold"])
+        self.thresholds = Thresholds(
+            config["model_emergency_threshold"],
+            config["model_urgent_threshold"],
+            config["model_ask_threshold"],
+            config["model_crisis_threshold"],
+        )
         load_language_identification()
 
     def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
         return self._resource  # nothing to learn here: the rules are data, the classifier is its own component
 
-    def predict_action_probabilities(self, tracker: DialogueStateTracker, domain: Domain,
-                                     rule_only_data: Optional[Dict[Text, Any]] = None,
-                                     **kwargs: Any) -> PolicyPrediction:
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: Optional[Dict[Text, Any]] = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
         last_action = tracker.latest_action_name
         form_active = bool(tracker.active_loop_name)
         if last_action == ACTION_LISTEN_NAME and self._after_user_message(tracker):
@@ -124,8 +143,14 @@ class RedFlagPolicy(Policy):
         turn = latest_turn(events)
         if turn is None:
             return Decision()
-        return decide(said(events, answers), turn.opinion, self.thresholds, turn.answered_questions, turn.intent,
-                      turn.asked_before)
+        return decide(
+            said(events, answers),
+            turn.opinion,
+            self.thresholds,
+            turn.answered_questions,
+            turn.intent,
+            turn.asked_before,
+        )
 
     @staticmethod
     def _previous_action(tracker: DialogueStateTracker) -> Optional[str]:
@@ -140,10 +165,11 @@ class RedFlagPolicy(Policy):
             action = UTTER_EMERGENCY_CRISIS if result.crisis_line else UTTER_EMERGENCY
         else:
             action = UTTER_URGENT
-        record = {"source": "red_flag_check", "decided_by": decision.source,
-                  **result.as_record(decision.findings)}
-        events: List[Any] = [SlotSet(REASONS_SLOT, "; ".join(reason.text for reason in result.reasons)),
-                             SlotSet(RESULT_SLOT, record)]
+        record = {"source": "red_flag_check", "decided_by": decision.source, **result.as_record(decision.findings)}
+        events: List[Any] = [
+            SlotSet(REASONS_SLOT, "; ".join(reason.text for reason in result.reasons)),
+            SlotSet(RESULT_SLOT, record),
+        ]
         if result.is_emergency and form_active:
             events += [ActiveLoop(None), SlotSet(REQUESTED_SLOT, None)]
         return self._predict(action, domain, optional_events=events)

@@ -9,6 +9,7 @@ spaCy rules found:
     asked to clarify.
 The decisions are rule-based on purpose, and each one is recorded in the parse result.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text, Type
@@ -62,8 +63,12 @@ class ScopeGuard(GraphComponent, IntentClassifier):
                 self._overrule(message, OUT_OF_SCOPE, 1.0, f"the message {reason}")
             elif needs_clarification(intent.get("name") in self._topics, intent.get("confidence") or 0.0, entities):
                 # keeps the classifier's own confidence, so the reason can be read from the parse
-                self._overrule(message, NLU_FALLBACK, intent.get("confidence") or 0.0,
-                               "no article subject named, and the classifier is not sure enough")
+                self._overrule(
+                    message,
+                    NLU_FALLBACK,
+                    intent.get("confidence") or 0.0,
+                    "no article subject named, and the classifier is not sure enough",
+                )
         return messages
 
     @staticmethod

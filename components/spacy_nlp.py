@@ -10,6 +10,7 @@ The class keeps the name SpacyNLP on purpose. Rasa's recipe finds the provider o
 for SpacyTokenizer and SpacyEntityExtractor (`model_from="SpacyNLP"`) by class name, and registers
 components by class name, so registering this class replaces Rasa's under that name in this process.
 """
+
 from __future__ import annotations
 
 from typing import Text
@@ -22,8 +23,11 @@ from nlp.build_pipeline import load_pipeline
 
 
 # Registered as Rasa registers its own SpacyNLP: it provides the model and puts a Doc on each message.
-@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MODEL_LOADER, DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER],
-                          is_trainable=False, model_from="SpacyNLP")
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.MODEL_LOADER, DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER],
+    is_trainable=False,
+    model_from="SpacyNLP",
+)
 class SpacyNLP(spacy_utils.SpacyNLP):
     @staticmethod
     def load_model(spacy_model_name: Text) -> SpacyModel:

@@ -14,6 +14,7 @@ The retrieval index is built at training time from the content records and the N
 (Rasa's own training data, so what the classifier learned from is what retrieval searches) and
 stored in the model archive.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text, Type
@@ -52,28 +53,43 @@ class TopicResolver(GraphComponent, IntentClassifier):
         return {"content_digest": content_digest(), "index_version": INDEX_VERSION}
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "TopicResolver":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "TopicResolver":
         return cls(model_storage, resource)
 
-    def __init__(self, model_storage: ModelStorage, resource: Resource,
-                 retrieval: Optional[TopicRetrieval] = None) -> None:
+    def __init__(
+        self, model_storage: ModelStorage, resource: Resource, retrieval: Optional[TopicRetrieval] = None
+    ) -> None:
         self._storage = model_storage
         self._resource = resource
         self._retrieval = retrieval
         self._topics = set(load_library().topics)
 
     def train(self, training_data: TrainingData) -> Resource:
-        examples = [(message.get(INTENT), message.get(TEXT)) for message in training_data.intent_examples
-                    if message.get(TEXT) and message.get(INTENT)]
+        examples = [
+            (message.get(INTENT), message.get(TEXT))
+            for message in training_data.intent_examples
+            if message.get(TEXT) and message.get(INTENT)
+        ]
         self._retrieval = TopicRetrieval(load_library(), examples)
         with self._storage.write_to(self._resource) as directory:
             joblib.dump(self._retrieval, directory / INDEX_FILE)
         return self._resource
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "TopicResolver":
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "TopicResolver":
         with model_storage.read_from(resource) as directory:
             retrieval = joblib.load(directory / INDEX_FILE)
         return cls(model_storage, resource, retrieval)
@@ -86,8 +102,11 @@ class TopicResolver(GraphComponent, IntentClassifier):
             if not text or text.startswith("/"):
                 continue  # a button's payload names its intent
             intent = (message.get(INTENT) or {}).get("name") or ""
-            ranking = [(r.get("name"), float(r.get("confidence") or 0.0))
-                       for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != NLU_FALLBACK]
+            ranking = [
+                (r.get("name"), float(r.get("confidence") or 0.0))
+                for r in message.get(INTENT_RANKING_KEY) or []
+                if r.get("name") != NLU_FALLBACK
+            ]
             choice = resolve(intent, ranking, text, message.get(ENTITIES) or [], self._retrieval.rank, self._topics)
             if choice is None:
                 continue

@@ -7,6 +7,7 @@ so the assistant uses a blank ``en`` pipeline with:
 
 Usage: python -m nlp.build_pipeline [--out build/spacy]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,10 +15,11 @@ import functools
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Dict, Iterable, List
+from typing import Any, Dict, Iterable, List, cast
 
 import spacy
 import yaml
+from spacy.pipeline import EntityRuler
 
 ROOT = Path(__file__).resolve().parent.parent
 PATTERNS_FILE = Path(__file__).resolve().parent / "patterns" / "entities.yml"
@@ -78,7 +80,7 @@ def build(spec: Dict[str, Any]):
     nlp = spacy.blank("en")
     nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
     # Lemmas must exist before the ruler runs, so it comes after the lemmatizer.
-    ruler = nlp.add_pipe("entity_ruler", config={"validate": True})
+    ruler = cast(EntityRuler, nlp.add_pipe("entity_ruler", config={"validate": True}))
     nlp.initialize()  # loads the lookup tables from spacy-lookups-data
     ruler.add_patterns(entity_patterns(spec["labels"], nlp))
     nlp.meta["name"] = PIPELINE_NAME

@@ -39,6 +39,7 @@ Matching stays linear in the length of a message: repetitions are bounded, or re
 only be cut one way (a digit group is a whole run of digits). `redact` is idempotent: placeholders hold
 no digits, no @ and no word a name can start with.
 """
+
 from __future__ import annotations
 
 import copy
@@ -57,8 +58,10 @@ EMAIL = re.compile(r"[\w.%+\-]{1,64}@[\w\-]{1,63}(?:\.[\w\-]{1,63}){0,8}\.[^\W\d
 _DAY = r"(?:0?[1-9]|[12]\d|3[01])"
 _ORDINAL_DAY = rf"{_DAY}(?:st|nd|rd|th)?"
 _MONTH_NUMBER = r"(?:0?[1-9]|1[0-2])"
-_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
-          r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)(?![^\W\d_])\.?")
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)(?![^\W\d_])\.?"
+)
 _YEAR = r"(?:1[89]|20)\d\d"
 _SEP = r"[ \t,.\-/]{1,3}"
 _OF = r"(?:of[ \t]{1,3})?"
@@ -68,13 +71,15 @@ FULL_DATE = re.compile(
     rf"""{_NUMERIC}(?:{_DAY}([/.\-]){_DAY}\1{_YEAR}|{_YEAR}([/.\-]){_MONTH_NUMBER}\2{_DAY}){_END_NUMERIC}
        |{_WRITTEN}(?:{_ORDINAL_DAY}{_SEP}{_OF}{_MONTH}{_SEP}{_YEAR}
                    |{_MONTH}{_SEP}{_ORDINAL_DAY}{_SEP}{_YEAR})\b""",
-    re.IGNORECASE | re.VERBOSE)
+    re.IGNORECASE | re.VERBOSE,
+)
 # Dates only after a birth cue. Without one, a day and month is an appointment or an onset ("since
 # 3 May"), and a 2-digit year is as likely a score or a range ("9/10/10", "10-15-20 minutes").
 PARTIAL_DATE = re.compile(
     rf"""{_NUMERIC}{_DAY}([/.\-]){_DAY}\1\d\d{_END_NUMERIC}
        |{_WRITTEN}(?:{_ORDINAL_DAY}{_SEP}{_OF}{_MONTH}|{_MONTH}{_SEP}(?:{_YEAR}|{_ORDINAL_DAY})\b)""",
-    re.IGNORECASE | re.VERBOSE)
+    re.IGNORECASE | re.VERBOSE,
+)
 BIRTH_CUE = re.compile(r"(?<![^\W\d_])(?:born|birth|b['’]?day|d\.?o\.?b(?![^\W\d_]))", re.IGNORECASE)
 BIRTH_CUE_REACH = 40  # characters before a full date: "my date of birth is the 3rd of May 1961"
 
@@ -101,8 +106,7 @@ def _redact_dates(text: str) -> str:
 # A number never starts after "." or "," and "." only separates before 3 digits: "38.5" and "38,5"
 # stay whole, at the price of "tel.07700900123".
 _GROUP = r"(?:\+[ \t]?)?(?:\([ \t]?\d{1,5}[ \t]?\)|\d{1,15}(?!\d))"
-PHONE_CANDIDATE = re.compile(
-    rf"(?<![\d+.,]){_GROUP}(?:(?:[ \t\-–]{{1,2}}|\.(?=\d{{3}}))?{_GROUP})*")
+PHONE_CANDIDATE = re.compile(rf"(?<![\d+.,]){_GROUP}(?:(?:[ \t\-–]{{1,2}}|\.(?=\d{{3}}))?{_GROUP})*")
 PHONE_GROUP = re.compile(_GROUP)
 YEAR = re.compile(_YEAR)
 MIN_PHONE_DIGITS, MAX_PHONE_DIGITS = 10, 15
@@ -132,10 +136,10 @@ def _redact_phones(match: Match[str]) -> str:
     digit_groups = ["".join(filter(str.isdigit, group.group())) for group in groups]
     pieces, copied, start = [], 0, 0
     while start < len(groups):
-        length = _longest_phone(digit_groups[start:start + MAX_PHONE_DIGITS])
+        length = _longest_phone(digit_groups[start : start + MAX_PHONE_DIGITS])
         if length:
             end = start + length
-            pieces += [candidate[copied:groups[start].start()], "[phone]"]
+            pieces += [candidate[copied : groups[start].start()], "[phone]"]
             copied = groups[end - 1].end()
         start += length or 1
     return "".join(pieces) + candidate[copied:]
@@ -145,14 +149,78 @@ def _redact_phones(match: Match[str]) -> str:
 # Words that end a name: what follows "my name is John" in patients' messages, and greetings and
 # thanks that a closing "Thanks, X" may hold instead of a name.
 NAME_STOPWORDS = {
-    "a", "also", "am", "an", "and", "are", "as", "at", "because", "been", "but", "by", "for", "from",
-    "got", "had", "has", "have", "he", "her", "here", "hi", "his", "i", "i'm", "i’m", "im", "in", "is",
-    "it", "it's", "it’s", "its", "just", "me", "my", "not", "of", "on", "or", "she", "so", "speaking",
-    "the", "their", "they", "this", "to", "was", "we", "were", "with", "you", "your",
+    "a",
+    "also",
+    "am",
+    "an",
+    "and",
+    "are",
+    "as",
+    "at",
+    "because",
+    "been",
+    "but",
+    "by",
+    "for",
+    "from",
+    "got",
+    "had",
+    "has",
+    "have",
+    "he",
+    "her",
+    "here",
+    "hi",
+    "his",
+    "i",
+    "i'm",
+    "i’m",
+    "im",
+    "in",
+    "is",
+    "it",
+    "it's",
+    "it’s",
+    "its",
+    "just",
+    "me",
+    "my",
+    "not",
+    "of",
+    "on",
+    "or",
+    "she",
+    "so",
+    "speaking",
+    "the",
+    "their",
+    "they",
+    "this",
+    "to",
+    "was",
+    "we",
+    "were",
+    "with",
+    "you",
+    "your",
     # the knee words a name is most often followed by without punctuation: "my name is sue knee pain"
-    "knee", "knees", "leg", "legs", "pain", "hurts", "swollen",
+    "knee",
+    "knees",
+    "leg",
+    "legs",
+    "pain",
+    "hurts",
+    "swollen",
     # closings: "Thanks again", "Thanks very much", "cheers all", "thanks, bye"
-    "again", "advance", "all", "bye", "everyone", "lot", "lots", "much", "very",
+    "again",
+    "advance",
+    "all",
+    "bye",
+    "everyone",
+    "lot",
+    "lots",
+    "much",
+    "very",
 }
 _STOP = "|".join(sorted(map(re.escape, NAME_STOPWORDS), key=len, reverse=True))
 _WORD = rf"(?!(?:{_STOP})(?![\w'’\-]))[^\W\d_]{{1,30}}(?:['’\-][^\W\d_]{{1,30}}){{0,2}}(?![\w'’\-])"
@@ -166,14 +234,16 @@ NAME_CUE = re.compile(
           |(?:i\s{{1,3}}am|i['’]?m|(?:he|she)\s{{1,3}}is)\s{{1,3}}called[ \t,:]{{1,3}}
           |(?P<speaker>this\s{{1,3}}is\s{{1,3}}))
        (?={_NAME}(?(speaker)\s{{1,3}}speaking\b))""",
-    re.IGNORECASE | re.VERBOSE)
+    re.IGNORECASE | re.VERBOSE,
+)
 # Followed by a name or by anything else ("call me back", "thanks again"): Capitalised words only.
 CAPITALISED_NAME_CUE = re.compile(
     rf"""\b(?:call\s{{1,3}}me\s{{1,3}}
           |(?P<sign_off>(?:many\s{{1,3}}thanks|thanks|thank\s{{1,3}}you|cheers|regards|best\s{{1,3}}wishes)
                         [ \t]{{0,3}}[,!.\-–]?\s{{1,3}}))
        (?={_NAME}(?(sign_off)[ \t]{{0,3}}[.!]?\s{{0,20}}\Z))""",
-    re.IGNORECASE | re.VERBOSE)
+    re.IGNORECASE | re.VERBOSE,
+)
 
 
 def _redact_names(text: str, cue: Pattern[str], capitalised_only: bool) -> str:
@@ -186,7 +256,7 @@ def _redact_names(text: str, cue: Pattern[str], capitalised_only: bool) -> str:
         if capitalised_only or words[0].group()[0].isupper():
             words = list(itertools.takewhile(lambda word: word.group()[0].isupper(), words))
         if words:
-            pieces += [text[copied:match.start("name")], "[name]"]
+            pieces += [text[copied : match.start("name")], "[name]"]
             copied = match.start("name") + words[-1].end()
     return "".join(pieces) + text[copied:]
 

@@ -7,35 +7,35 @@ events of a conversation still in use would leave Rasa a tracker without its beg
 space is then vacuumed, so that deleted messages do not linger in the database file's free pages.
 Redis holds only locks and rate counts, which expire by themselves within minutes.
 """
+
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import time
 from typing import Optional
 
 import sqlalchemy as sa
 
+import settings
 from stores.tracker_store import database_url
 
 logger = logging.getLogger(__name__)
 
 
 def retention_days() -> float:
-    return float(os.environ.get("RETENTION_DAYS", "30"))
+    return settings.seconds("RETENTION_DAYS")
 
 
 def delete_quiet_conversations(engine: sa.engine.Engine, days: float, now: Optional[float] = None) -> int:
     """Delete the conversations whose latest event is older than `days`; return how many went."""
     cutoff = (time.time() if now is None else now) - days * 86400
     events = sa.Table("events", sa.MetaData(), autoload_with=engine)
-    quiet = (sa.select(events.c.sender_id).group_by(events.c.sender_id)
-             .having(sa.func.max(events.c.timestamp) < cutoff))
+    quiet = sa.select(events.c.sender_id).group_by(events.c.sender_id).having(sa.func.max(events.c.timestamp) < cutoff)
     with engine.begin() as connection:
         senders = [row[0] for row in connection.execute(quiet)]
         for start in range(0, len(senders), 500):
-            connection.execute(events.delete().where(events.c.sender_id.in_(senders[start:start + 500])))
+            connection.execute(events.delete().where(events.c.sender_id.in_(senders[start : start + 500])))
     if senders:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(sa.text("VACUUM events" if engine.dialect.name == "postgresql" else "VACUUM"))
@@ -44,8 +44,12 @@ def delete_quiet_conversations(engine: sa.engine.Engine, days: float, now: Optio
 
 def main(argv: Optional[list] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=float, default=retention_days(),
-                        help="keep conversations active within this many days (RETENTION_DAYS)")
+    parser.add_argument(
+        "--days",
+        type=float,
+        default=retention_days(),
+        help="keep conversations active within this many days (RETENTION_DAYS)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s")
     engine = sa.create_engine(database_url(), hide_parameters=True)

@@ -8,11 +8,11 @@ Compared with `rasa run actions`:
     before rasa-sdk reads it, and every other error is plain JSON without the exception text or the
     request body (channels/errors.py): rasa-sdk's own 500 echoes the whole conversation it was sent.
 """
+
 from __future__ import annotations
 
 import json
 import logging
-import os
 import zlib
 from typing import Optional
 
@@ -22,6 +22,7 @@ from sanic.handlers import ErrorHandler
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+import settings
 from channels.errors import use_plain_errors
 
 
@@ -33,8 +34,11 @@ def action_call_problem(body: bytes, content_encoding: Optional[str]) -> Optiona
         call = json.loads(body)
     except (ValueError, RecursionError, zlib.error):
         return "the body must be a JSON action call"
-    if not isinstance(call, dict) or not isinstance(call.get("next_action"), str) \
-            or not isinstance(call.get("tracker"), dict):
+    if (
+        not isinstance(call, dict)
+        or not isinstance(call.get("next_action"), str)
+        or not isinstance(call.get("tracker"), dict)
+    ):
         return "an action call needs 'next_action' (a name) and 'tracker' (an object)"
     return None
 
@@ -59,8 +63,7 @@ def create_action_server() -> Sanic:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-8s %(name)s - %(message)s")
     app = create_action_server()
-    app.run(os.environ.get("ACTIONS_INTERFACE", "127.0.0.1"), int(os.environ.get("ACTIONS_PORT", "5055")),
-            workers=1, access_log=False)
+    app.run(settings.text("ACTIONS_INTERFACE"), settings.integer("ACTIONS_PORT"), workers=1, access_log=False)
 
 
 if __name__ == "__main__":

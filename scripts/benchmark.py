@@ -8,6 +8,7 @@ conversations. Prints a table and the ratios, and writes them to reports/benchma
 Usage: .venv/bin/python -m scripts.benchmark [--messages 200]   (or: make benchmark)
 This is a measurement, not a test: it asserts nothing about speed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,15 +22,21 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import aiohttp
 
-from tests.servers import RASA, ROOT, Assistant
+from harness.servers import RASA, ROOT, Assistant
 
 OUR_MESSAGES = [
-    "hello", "what causes knee pain?", "how much does stem cell therapy cost", "is it safe?",
-    "what is knee osteoarthritis", "does it work for late stage arthritis", "thanks", "bye",
+    "hello",
+    "what causes knee pain?",
+    "how much does stem cell therapy cost",
+    "is it safe?",
+    "what is knee osteoarthritis",
+    "does it work for late stage arthritis",
+    "thanks",
+    "bye",
 ]
 STOCK_MESSAGES = ["hello", "I am feeling great", "are you a bot?", "I am sad", "yes", "no", "bye", "thanks"]
 
@@ -80,10 +87,12 @@ async def drive(url: str, messages: List[str], conversations: int, total: int) -
     return latencies
 
 
-def measure(name: str, project: Path, domain: str, messages: List[str], with_actions: bool, total: int,
-            workdir: Path) -> Dict:
-    env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2",
-               SQLALCHEMY_SILENCE_UBER_WARNING="1")
+def measure(
+    name: str, project: Path, domain: str, messages: List[str], with_actions: bool, total: int, workdir: Path
+) -> Dict:
+    env = dict(
+        os.environ, RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2", SQLALCHEMY_SILENCE_UBER_WARNING="1"
+    )
     print(f"[{name}] training (cold cache) ...", flush=True)
     models = workdir / f"{name}-models"
     train_env = dict(env, TRACKER_DB=str(workdir / f"{name}.db"), ACTIONS_PORT="1")
@@ -91,8 +100,14 @@ def measure(name: str, project: Path, domain: str, messages: List[str], with_act
     cache = workdir / f"{name}-cache"
     train_env["RASA_CACHE_DIRECTORY"] = str(cache)
     started = time.perf_counter()
-    subprocess.run([RASA, "train", "--domain", domain, "--out", str(models), "--fixed-model-name", name],
-                   cwd=project, env=train_env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [RASA, "train", "--domain", domain, "--out", str(models), "--fixed-model-name", name],
+        cwd=project,
+        env=train_env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     train_s = time.perf_counter() - started
 
     assistant = Assistant(workdir / name, model=models / f"{name}.tar.gz", project=project)
@@ -105,7 +120,8 @@ def measure(name: str, project: Path, domain: str, messages: List[str], with_act
     try:
         url = assistant.url + "/webhooks/rest/webhook"
         asyncio.run(drive(url, messages, 1, 10))  # warm-up
-        result = {
+        assert assistant.rasa is not None
+        result: Dict[str, Any] = {
             "train_s": train_s,
             "load_s": load_s,
             "rasa_rss_mib": rss_mib(assistant.rasa.proc.pid),
@@ -142,8 +158,9 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     print(f"benchmark work folder: {workdir}")
     results = {
         "knee-assistant": measure("knee-assistant", ROOT, "domain", OUR_MESSAGES, True, args.messages, workdir),
-        "rasa-init": measure("rasa-init", stock_project(workdir), "domain.yml", STOCK_MESSAGES, False, args.messages,
-                             workdir),
+        "rasa-init": measure(
+            "rasa-init", stock_project(workdir), "domain.yml", STOCK_MESSAGES, False, args.messages, workdir
+        ),
     }
     ours, stock = results["knee-assistant"], results["rasa-init"]
     rows = [

@@ -11,6 +11,7 @@ swollen") are filled by the form's validation action from the finding extractor'
 
 Usage: python -m scripts.build_self_check_domain [--check]
 """
+
 from __future__ import annotations
 
 import argparse

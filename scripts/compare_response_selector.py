@@ -8,6 +8,7 @@ of the topic each variant picks (the scope rules applied, before any fallback th
 
 Usage: .venv/bin/python -m scripts.compare_response_selector   (after `make install`)
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -16,22 +17,25 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Dict, List
 
 import yaml
 
 from clinical.articles import load_library
+from harness.nlu_sets import HELDOUT_FILE, TRAINING_FILES, read_examples
+from harness.servers import RASA
 from nlp.build_pipeline import spacy_nlp_config
 from scripts.nlu_eval import ROOT, load_agent, macro_f1
-from tests.nlu_sets import HELDOUT_FILE, TRAINING_FILES, read_examples
-from tests.servers import RASA
 
 
 def build_variant(workdir: Path, topics) -> Path:
-    blocks = {}
+    blocks: Dict[str, List[str]] = {}
     for intent, text in read_examples(TRAINING_FILES):
         blocks.setdefault(f"faq/{intent}" if intent in topics else intent, []).append(text)
-    data = {"version": "3.1", "nlu": [{"intent": i, "examples": "".join(f"- {t}\n" for t in ts)}
-                                      for i, ts in blocks.items()]}
+    data = {
+        "version": "3.1",
+        "nlu": [{"intent": i, "examples": "".join(f"- {t}\n" for t in ts)} for i, ts in blocks.items()],
+    }
     (workdir / "nlu.yml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
     from rasa.shared.core.domain import Domain
@@ -48,9 +52,17 @@ def build_variant(workdir: Path, topics) -> Path:
         if component["name"] == spacy_nlp_config()["name"]:
             component["model"] = str(ROOT / component["model"])
     diet = next(i for i, c in enumerate(pipeline) if c["name"] == "DIETClassifier")
-    pipeline.insert(diet + 1, {"name": "ResponseSelector", "epochs": 50, "retrieval_intent": "faq",
-                               "number_of_transformer_layers": 1, "transformer_size": 128,
-                               "random_seed": 42})
+    pipeline.insert(
+        diet + 1,
+        {
+            "name": "ResponseSelector",
+            "epochs": 50,
+            "retrieval_intent": "faq",
+            "number_of_transformer_layers": 1,
+            "transformer_size": 128,
+            "random_seed": 42,
+        },
+    )
     (workdir / "config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     return workdir
 
@@ -62,12 +74,35 @@ def main() -> None:
     workdir = build_variant(Path(tempfile.mkdtemp(prefix="rs-variant-")), topics)
 
     def train_nlu(cwd: Path, config: str, nlu: str, domain: str, name: str) -> float:
-        env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", PYTHONPATH=str(ROOT),
-                   RASA_CACHE_DIRECTORY=str(workdir / f"cache-{name}"))
+        env = dict(
+            os.environ,
+            RASA_TELEMETRY_ENABLED="false",
+            PYTHONPATH=str(ROOT),
+            RASA_CACHE_DIRECTORY=str(workdir / f"cache-{name}"),
+        )
         started = time.perf_counter()
-        subprocess.run([RASA, "train", "nlu", "-c", config, "-u", nlu, "-d", domain, "--out",
-                        str(workdir / "models"), "--fixed-model-name", name], cwd=cwd, env=env,
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                RASA,
+                "train",
+                "nlu",
+                "-c",
+                config,
+                "-u",
+                nlu,
+                "-d",
+                domain,
+                "--out",
+                str(workdir / "models"),
+                "--fixed-model-name",
+                name,
+            ],
+            cwd=cwd,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         return time.perf_counter() - started
 
     ours_train_s = train_nlu(ROOT, "config.yml", "data/nlu", "domain", "ours")
@@ -89,10 +124,14 @@ def main() -> None:
     ours = asyncio.run(picks(load_agent(workdir / "models" / "ours.tar.gz"), retrieval=False))
     variant = asyncio.run(picks(load_agent(workdir / "models" / "variant.tar.gz"), retrieval=True))
     print(f"held-out messages: {len(heldout)}")
-    print(f"flat intents + one action : macro-F1 {macro_f1(expected, ours):.3f}, "
-          f"NLU training {ours_train_s:.0f} s (cold cache)")
-    print(f"faq/ retrieval + selector : macro-F1 {macro_f1(expected, variant):.3f}, "
-          f"NLU training {variant_train_s:.0f} s (cold cache)")
+    print(
+        f"flat intents + one action : macro-F1 {macro_f1(expected, ours):.3f}, "
+        f"NLU training {ours_train_s:.0f} s (cold cache)"
+    )
+    print(
+        f"faq/ retrieval + selector : macro-F1 {macro_f1(expected, variant):.3f}, "
+        f"NLU training {variant_train_s:.0f} s (cold cache)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The servers the tests and the load test start on loopback (tests/services.py): PostgreSQL, Redis and
+# The servers the tests and the load test start on loopback (harness/services.py): PostgreSQL, Redis and
 # nginx, from Debian's packages. Installs what is missing; starts nothing (the tests start their own,
 # in throwaway directories, and the packages' own services stay stopped).
 set -euo pipefail

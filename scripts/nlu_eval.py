@@ -3,6 +3,7 @@
 Shared by the held-out test (tests/test_nlu_heldout.py) and the threshold tuning script. The model is
 run in-process (Rasa's Agent), exactly as the server parses a message, FallbackClassifier included.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -13,11 +13,13 @@
                               socket.io long-polling opens a connection per request, and at 200
                               widget users behind nginx a queue of 100 overflowed and dropped
                               sockets (scripts/load_test.py); the kernel caps it at somaxconn.
+  ACTION_TIMEOUT_SECONDS      how long a custom action may take before the guard answers (default 4)
   MALLOC_MMAP_THRESHOLD_      glibc's: unset, this server fixes it at 128 KiB (below).
 Stock `rasa run --enable-api` without a token opens every conversation to anyone who can reach the
 port. The token is handed to Rasa inside this process rather than on a command line, where `ps`
 would show it.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -26,23 +28,35 @@ import logging
 import os
 import sys
 
+import settings
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def rasa_arguments(env: "os._Environ[str] | dict") -> list:
-    origins = env.get("CORS_ORIGINS", "").split()
+    origins = (settings.optional("CORS_ORIGINS", env) or "").split()
     if "*" in origins:
         raise SystemExit("CORS_ORIGINS may not be '*': name the clinic's website origins.")
-    args = ["run", "--model", env.get("MODEL", "models/knee-assistant.tar.gz"),
-            "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
-            "--port", env.get("RASA_PORT", "5005"), "--interface", env.get("RASA_INTERFACE", "127.0.0.1")]
+    args = [
+        "run",
+        "--model",
+        settings.text("MODEL", env),
+        "--endpoints",
+        "endpoints.yml",
+        "--credentials",
+        "credentials.yml",
+        "--port",
+        settings.text("RASA_PORT", env),
+        "--interface",
+        settings.text("RASA_INTERFACE", env),
+    ]
     if origins:
         args += ["--cors", *origins]
-    if env.get("RASA_API_TOKEN"):
-        args += ["--enable-api", "--auth-token", env["RASA_API_TOKEN"]]
-    elif env.get("RASA_JWT_SECRET"):
-        args += ["--enable-api", "--jwt-secret", env["RASA_JWT_SECRET"],
-                 "--jwt-method", env.get("RASA_JWT_METHOD", "HS256")]
+    token, jwt_secret = settings.optional("RASA_API_TOKEN", env), settings.optional("RASA_JWT_SECRET", env)
+    if token:
+        args += ["--enable-api", "--auth-token", token]
+    elif jwt_secret:
+        args += ["--enable-api", "--jwt-secret", jwt_secret, "--jwt-method", settings.text("RASA_JWT_METHOD", env)]
     return args
 
 
@@ -95,14 +109,28 @@ def return_large_blocks_to_the_system() -> bool:
         return False
 
 
+def give_up_on_slow_actions(env: "os._Environ[str] | dict") -> float:
+    """Rasa 3.6 waits 5 minutes for a custom action and has no setting for it: the module constant is
+    read each time an action runs. A patient should hear back within seconds, so a slow action server
+    is given up on after ACTION_TIMEOUT_SECONDS (default 4) and the guard's reply goes out instead
+    (channels/guard.py, whose turn deadline is 8 s)."""
+    import rasa.core.actions.action
+
+    seconds = settings.seconds("ACTION_TIMEOUT_SECONDS", env)
+    rasa.core.actions.action.DEFAULT_REQUEST_TIMEOUT = seconds
+    return seconds
+
+
 def main() -> None:
     return_large_blocks_to_the_system()
+    give_up_on_slow_actions(os.environ)
     os.chdir(ROOT)
-    os.environ.setdefault("SANIC_BACKLOG", "1024")
+    # Sanic reads it from the environment itself.
+    os.environ["SANIC_BACKLOG"] = settings.text("SANIC_BACKLOG")
     args = rasa_arguments(os.environ)
     api = "off" if "--enable-api" not in args else ("token" if "--auth-token" in args else "JWT")
     logging.basicConfig(level=logging.INFO)
-    logging.getLogger(__name__).info(f"HTTP API {api}; CORS origins: {os.environ.get('CORS_ORIGINS') or 'none'}")
+    logging.getLogger(__name__).info(f"HTTP API {api}; CORS origins: {settings.optional('CORS_ORIGINS') or 'none'}")
     validate_action_responses_with_one_validator()
     from rasa.__main__ import main as rasa_main
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start the action server, the Rasa server (REST, socket.io and the messaging channels) and the demo
 # clinic page with the web widget, and keep them in the foreground. Ctrl-C stops them all.
-# Ports come from ACTIONS_PORT, RASA_PORT and WEB_PORT (defaults in the Makefile).
+# Ports come from ACTIONS_PORT, RASA_PORT and WEB_PORT. The defaults below mirror settings/__init__.py
+# (tests/test_settings.py checks they agree).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -8,13 +8,14 @@
 Usage: .venv/bin/python -m scripts.tune_thresholds   (needs a trained model: make train)
 It prints a table; copying the chosen values into config.yml / passage_search.py is a reviewed edit.
 """
+
 from __future__ import annotations
 
 from clinical.articles import load_library
 from clinical.passage_search import PassageSearch
 from clinical.scope import out_of_scope_reason
+from harness.nlu_sets import DEV_FILE, read_examples
 from scripts.nlu_eval import load_agent, macro_f1, parse_all
-from tests.nlu_sets import DEV_FILE, read_examples
 
 
 def main() -> None:

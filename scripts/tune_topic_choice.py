@@ -9,6 +9,7 @@ article answer (which must stay 0).
 Usage: .venv/bin/python -m scripts.tune_topic_choice   (needs a trained model: make train)
 Copying the chosen values into clinical/topic_choice.py is a reviewed edit.
 """
+
 from __future__ import annotations
 
 import functools
@@ -19,9 +20,9 @@ from typing import Callable, List, Sequence, Tuple
 import clinical.topic_choice as choice
 from clinical.articles import load_library
 from clinical.topic_choice import TopicRetrieval
+from harness.answer_rounds import load_round, topics_for_fact
+from harness.nlu_sets import DEV_FILE, TRAINING_FILES, read_examples
 from scripts.nlu_eval import Parsed, load_agent, parse_all
-from tests.answer_rounds import load_round, topics_for_fact
-from tests.nlu_sets import DEV_FILE, TRAINING_FILES, read_examples
 
 # Spent answer rounds: their failures were read, so they are development data now.
 SPENT = ("round1", "round2", "round3")
@@ -84,12 +85,16 @@ def main() -> None:
     # the same index as `rasa train` builds; each text searched once for the whole table
     rank = functools.lru_cache(maxsize=None)(TopicRetrieval(load_library(), read_examples(TRAINING_FILES)).rank)
     print("agree_conf agree_sim second_sim | right wrong offered(right among them) both-parts | leaks")
-    for agree_conf, agree_sim, second in itertools.product((0.1, 0.2, 0.3, 0.4), (0.15, 0.25, 0.35), (0.35, 0.45, 0.55)):
+    for agree_conf, agree_sim, second in itertools.product(
+        (0.1, 0.2, 0.3, 0.4), (0.15, 0.25, 0.35), (0.35, 0.45, 0.55)
+    ):
         choice.AGREE_MIN_CONFIDENCE, choice.AGREE_MIN_SIMILARITY = agree_conf, agree_sim
         choice.SECOND_QUESTION_MIN_SIMILARITY = second
         c = evaluate(cases, rank)
-        print(f"{agree_conf:10.2f} {agree_sim:9.2f} {second:10.2f} | {c['right']:3d}/{c['questions']} {c['wrong']:3d} "
-              f"{c['offered']:3d}({c['offered_right']}) {c['both']}/{c['two_part']} | {c['leaks']}/{c['oos']}")
+        print(
+            f"{agree_conf:10.2f} {agree_sim:9.2f} {second:10.2f} | {c['right']:3d}/{c['questions']} {c['wrong']:3d} "
+            f"{c['offered']:3d}({c['offered_right']}) {c['both']}/{c['two_part']} | {c['leaks']}/{c['oos']}"
+        )
 
 
 if __name__ == "__main__":

@@ -12,37 +12,45 @@ of a lock is one Redis transaction (WATCH/MULTI, retried when another instance g
 waiting turn checks its ticket every LOCK_POLL_SECONDS rather than every second, and a Redis restart
 is ridden out (REDIS_RETRY_SECONDS) instead of failing the patient's message.
 """
+
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-import os
 import time
 from contextlib import asynccontextmanager
 from typing import Any, AsyncGenerator, Callable, List, Optional, Text, TypeVar
 
 import redis
+from rasa.core.lock import TicketLock
+from rasa.core.lock_store import (
+    DEFAULT_REDIS_LOCK_STORE_KEY_PREFIX,
+    LOCK_LIFETIME,
+    InMemoryLockStore,
+    LockError,
+    LockStore,
+    RedisLockStore,
+)
+from rasa.utils.endpoints import EndpointConfig
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
-from rasa.core.lock import TicketLock
-from rasa.core.lock_store import (DEFAULT_REDIS_LOCK_STORE_KEY_PREFIX, LOCK_LIFETIME, InMemoryLockStore,
-                                  LockError, LockStore, RedisLockStore)
-from rasa.utils.endpoints import EndpointConfig
+
+import settings
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-POLL_SECONDS = float(os.environ.get("LOCK_POLL_SECONDS", "0.02"))
-RETRY_SECONDS = float(os.environ.get("REDIS_RETRY_SECONDS", "20"))
+POLL_SECONDS = settings.seconds("LOCK_POLL_SECONDS")
+RETRY_SECONDS = settings.seconds("REDIS_RETRY_SECONDS")
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError)
 
 
 class ConversationLockStore:
     """endpoints.yml names this class; constructing it gives the lock store the environment asks for."""
 
-    def __new__(cls, endpoint_config: Optional[EndpointConfig] = None) -> LockStore:  # type: ignore[misc]
-        url = os.environ.get("REDIS_URL", "").strip()
+    def __new__(cls, endpoint_config: Optional[EndpointConfig] = None) -> LockStore:
+        url = settings.optional("REDIS_URL")
         if not url:
             logger.info("Lock store: in memory (one instance; set REDIS_URL for several).")
             return InMemoryLockStore()
@@ -55,8 +63,12 @@ class RedisTicketLockStore(RedisLockStore):
         # Not RedisLockStore.__init__: the client comes from the URL (password and TLS included), and
         # retries a command on a dropped connection for a short while before the slower retry below.
         self.red = redis.Redis.from_url(
-            url, socket_timeout=5, socket_connect_timeout=2,
-            retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), retries=3), retry_on_error=list(REDIS_ERRORS))
+            url,
+            socket_timeout=5,
+            socket_connect_timeout=2,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), retries=3),
+            retry_on_error=list(REDIS_ERRORS),
+        )
         self.key_prefix = DEFAULT_REDIS_LOCK_STORE_KEY_PREFIX
         LockStore.__init__(self)
 
@@ -109,8 +121,9 @@ class RedisTicketLockStore(RedisLockStore):
                 pause = min(pause * 2, 2.0)
 
     @asynccontextmanager
-    async def lock(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME,
-                   wait_time_in_seconds: float = POLL_SECONDS) -> AsyncGenerator[TicketLock, None]:
+    async def lock(
+        self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME, wait_time_in_seconds: float = POLL_SECONDS
+    ) -> AsyncGenerator[TicketLock, None]:
         ticket = [await self._retrying(self.issue_ticket, conversation_id, lock_lifetime)]
         try:
             yield await self._wait_for_turn(conversation_id, ticket, lock_lifetime)

@@ -14,6 +14,7 @@ is set and on the SQLite file TRACKER_DB otherwise, with three changes for a cli
     session_scope turns any ValueError inside it (meant for a missing PostgreSQL schema) into
     sys.exit, and a value the database refuses (a NUL, a lone surrogate) raises one.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,13 +22,11 @@ import contextlib
 import functools
 import json
 import logging
-import os
 import time
-from typing import Any, Awaitable, Callable, Generator, Iterable, List, Optional, Text, TypeVar
+from typing import Any, Awaitable, Callable, Generator, Iterable, List, Optional, Text, Type, TypeVar
 
 import sqlalchemy as sa
 import sqlalchemy.exc
-from sqlalchemy.orm import Session
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs, ensure_schema_exists
 from rasa.shared.core.domain import Domain
@@ -35,26 +34,26 @@ from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from rasa.shared.utils.cli import print_error_and_exit
+from sqlalchemy.orm import Session
 
+import settings
 from privacy.redaction import redact_event
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-DEFAULT_SQLITE_FILE = "var/trackers.db"
-
 
 def database_url() -> str:
     """DATABASE_URL (PostgreSQL in production), else the SQLite file TRACKER_DB."""
-    url = os.environ.get("DATABASE_URL", "").strip()
+    url = settings.optional("DATABASE_URL")
     if url:
         # SQLAlchemy 1.4 dropped the "postgres://" alias that hosting platforms still hand out.
-        return "postgresql://" + url[len("postgres://"):] if url.startswith("postgres://") else url
-    return "sqlite:///" + os.environ.get("TRACKER_DB", DEFAULT_SQLITE_FILE)
+        return "postgresql://" + url[len("postgres://") :] if url.startswith("postgres://") else url
+    return "sqlite:///" + settings.text("TRACKER_DB")
 
 
 def retry_seconds() -> float:
-    return float(os.environ.get("DB_RETRY_SECONDS", "20"))
+    return settings.seconds("DB_RETRY_SECONDS")
 
 
 class TrackerStoreUnavailable(Exception):
@@ -62,25 +61,29 @@ class TrackerStoreUnavailable(Exception):
 
 
 def _connection_lost(error: sqlalchemy.exc.DBAPIError) -> bool:
-    return isinstance(error, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)) \
+    return (
+        isinstance(error, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError))
         or error.connection_invalidated
+    )
 
 
 @functools.lru_cache(maxsize=None)
-def _event_class(type_name: Optional[str]) -> Optional[type]:
+def _event_class(type_name: Optional[str]) -> Optional[Type[Event]]:
     """Rasa's Event.resolve_by_type, which walks every Event subclass at each call, once per name."""
     return Event.resolve_by_type(type_name, None) if type_name else None
 
 
 class PrivateTrackerStore(SQLTrackerStore):
-    def __init__(self, domain: Optional[Domain] = None, event_broker: Optional[EventBroker] = None,
-                 **_endpoint_settings: Any) -> None:
+    engine: sa.engine.Engine  # Rasa's SQLTrackerStore sets it without a type mypy can see
+
+    def __init__(
+        self, domain: Optional[Domain] = None, event_broker: Optional[EventBroker] = None, **_endpoint_settings: Any
+    ) -> None:
         url = database_url()
         # A URL with "://" is taken whole by SQLTrackerStore; it creates the tables.
         super().__init__(domain=domain, host=url, event_broker=event_broker)
         self.engine.dispose()
-        self.engine = sa.create_engine(url, pool_pre_ping=True, hide_parameters=True,
-                                       **create_engine_kwargs(url))
+        self.engine = sa.create_engine(url, pool_pre_ping=True, hide_parameters=True, **create_engine_kwargs(url))
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         logger.info(f"Tracker store: {self.engine.dialect.name} (messages redacted before storage).")
 
@@ -107,7 +110,8 @@ class PrivateTrackerStore(SQLTrackerStore):
                     raise TrackerStoreUnavailable(f"database error: {type(error.orig).__name__}") from None
                 if time.monotonic() + pause > deadline:
                     raise TrackerStoreUnavailable(
-                        f"database unreachable for {retry_seconds():.0f} s: {type(error.orig).__name__}") from None
+                        f"database unreachable for {retry_seconds():.0f} s: {type(error.orig).__name__}"
+                    ) from None
                 logger.warning(f"Tracker store: connection lost ({type(error.orig).__name__}), retrying.")
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 2.0)
@@ -135,8 +139,7 @@ class PrivateTrackerStore(SQLTrackerStore):
         return DialogueStateTracker.from_events(sender_id, events, self.domain.slots)
 
     async def retrieve_full_tracker(self, conversation_id: Text) -> Optional[DialogueStateTracker]:
-        return await self._retrying(
-            lambda: super(PrivateTrackerStore, self).retrieve_full_tracker(conversation_id))
+        return await self._retrying(lambda: super(PrivateTrackerStore, self).retrieve_full_tracker(conversation_id))
 
     async def keys(self) -> Iterable[Text]:
         return await self._retrying(lambda: super(PrivateTrackerStore, self).keys())
@@ -154,12 +157,14 @@ class PrivateTrackerStore(SQLTrackerStore):
         with self.session_scope() as session:
             for event in self._additional_events(session, tracker):
                 data = redact_event(event.as_dict())
-                session.add(self.SQLEvent(
-                    sender_id=tracker.sender_id,
-                    type_name=event.type_name,
-                    timestamp=data.get("timestamp"),
-                    intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-                    action_name=data.get("name"),
-                    data=json.dumps(data),
-                ))
+                session.add(
+                    self.SQLEvent(
+                        sender_id=tracker.sender_id,
+                        type_name=event.type_name,
+                        timestamp=data.get("timestamp"),
+                        intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                        action_name=data.get("name"),
+                        data=json.dumps(data),
+                    )
+                )
             session.commit()

@@ -1,8 +1,7 @@
 """Shared fixtures: the action-test trio (tracker, dispatcher, domain), as in RasaHQ/rasa-demo."""
+
 from __future__ import annotations
 
-import copy
-import functools
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -10,20 +9,12 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from harness.domain import load_domain
+
 ROOT = Path(__file__).resolve().parent.parent
 
-
-def load_domain() -> Dict[str, Any]:
-    """The domain as the action server receives it: domain/*.yml merged by Rasa itself (a copy:
-    tests may change it)."""
-    return copy.deepcopy(_merged_domain())
-
-
-@functools.lru_cache(maxsize=1)
-def _merged_domain() -> Dict[str, Any]:
-    from rasa.shared.core.domain import Domain
-
-    return Domain.load(str(ROOT / "domain")).as_dict()
+# A passing test must have checked something that could fail (tests/assertion_audit.py).
+pytest_plugins = ("tests.assertion_audit",)
 
 
 def initial_slots(domain: Dict[str, Any]) -> Dict[str, Any]:
@@ -31,9 +22,15 @@ def initial_slots(domain: Dict[str, Any]) -> Dict[str, Any]:
     return {name: spec.get("initial_value") for name, spec in domain.get("slots", {}).items()}
 
 
-def user_event(text: str, intent: str, confidence: float = 0.95, entities: Optional[List[dict]] = None,
-               ranking: Optional[List[dict]] = None, findings: Optional[Dict[str, Any]] = None,
-               topic_choice: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+def user_event(
+    text: str,
+    intent: str,
+    confidence: float = 0.95,
+    entities: Optional[List[dict]] = None,
+    ranking: Optional[List[dict]] = None,
+    findings: Optional[Dict[str, Any]] = None,
+    topic_choice: Optional[Dict[str, Any]] = None,
+) -> Dict[str, Any]:
     """A user message as the action server receives it; `findings` is the finding extractor's record
     ({"present": [...], "absent": [...], "unsure": [...]}), `topic_choice` the topic resolver's."""
     parse_data = {
@@ -49,9 +46,16 @@ def user_event(text: str, intent: str, confidence: float = 0.95, entities: Optio
     return {"event": "user", "text": text, "parse_data": parse_data}
 
 
-def make_tracker(domain: Dict[str, Any], text: str = "hello", intent: str = "greet", *,
-                 history: Optional[List[dict]] = None, slots: Optional[Dict[str, Any]] = None,
-                 active_loop: Optional[str] = None, **parse) -> Tracker:
+def make_tracker(
+    domain: Dict[str, Any],
+    text: str = "hello",
+    intent: str = "greet",
+    *,
+    history: Optional[List[dict]] = None,
+    slots: Optional[Dict[str, Any]] = None,
+    active_loop: Optional[str] = None,
+    **parse,
+) -> Tracker:
     """A tracker whose latest message is `text`, classified as `intent`."""
     latest = user_event(text, intent, **parse)
     events = list(history or []) + [latest]
@@ -88,3 +92,14 @@ def dispatcher() -> CollectingDispatcher:
 @pytest.fixture
 def tracker(domain) -> Tracker:
     return make_tracker(domain)
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory):
+    """The action server and the Rasa server, started for a test module (harness/servers.py). Modules
+    that need other settings (a fake Telegram, CORS for a page) define their own."""
+    from harness.servers import Assistant
+
+    running = Assistant(tmp_path_factory.mktemp("assistant")).start()
+    yield running
+    running.stop()

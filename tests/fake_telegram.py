@@ -4,6 +4,7 @@ It answers the few methods the channel calls (getMe, setWebhook, sendMessage) th
 API does, and records every call, so a test can read what the patient would have received. Sending
 to BLOCKED_CHAT fails, as it does for a patient who blocked the bot.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Dict, List
 from urllib.parse import parse_qs
 
-from tests.servers import free_port
+from harness.servers import free_port
 
 # A patient who blocked the bot: the Bot API refuses to send to this chat, as the real one does.
 BLOCKED_CHAT = 403403
@@ -72,13 +73,20 @@ class FakeBotAPI:
             return {"id": 1, "is_bot": True, "first_name": "Knee assistant", "username": "knee_test_bot"}
         if method == "sendMessage":
             chat_id = int(params.get("chat_id", 0))
-            return {"message_id": len(self.calls), "date": 0, "chat": {"id": chat_id, "type": "private"},
-                    "text": params.get("text", "")}
+            return {
+                "message_id": len(self.calls),
+                "date": 0,
+                "chat": {"id": chat_id, "type": "private"},
+                "text": params.get("text", ""),
+            }
         return True
 
     def sent_to(self, chat_id: int) -> List[str]:
-        return [c["params"].get("text", "") for c in self.calls
-                if c["method"] == "sendMessage" and int(c["params"].get("chat_id", 0)) == chat_id]
+        return [
+            c["params"].get("text", "")
+            for c in self.calls
+            if c["method"] == "sendMessage" and int(c["params"].get("chat_id", 0)) == chat_id
+        ]
 
     def start(self) -> "FakeBotAPI":
         self.thread.start()

@@ -1,12 +1,13 @@
 """Custom actions: the messages they send and the events they return."""
+
 from __future__ import annotations
 
 import pytest
 from rasa_sdk.events import UserUtteranceReverted
 
 from actions.answers import ActionAnswerFromArticles
-from clinical.articles import load_library
 from actions.fallback import ActionAskToClarify, ActionDefaultFallback
+from clinical.articles import load_library
 from tests.conftest import make_tracker, user_event
 
 TOPICS = sorted(load_library().topics.values(), key=lambda topic: topic.intent)
@@ -67,17 +68,19 @@ def test_clarification_names_the_best_guess_in_plain_words(domain, dispatcher):
 
 
 def test_clarification_never_offers_small_talk_and_without_a_guess_asks_to_rephrase(domain, dispatcher):
-    ranking = [{"name": "nlu_fallback", "confidence": 0.5}, {"name": "deny", "confidence": 0.4},
-               {"name": "thank", "confidence": 0.3}, {"name": "out_of_scope", "confidence": 0.2}]
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.5},
+        {"name": "deny", "confidence": 0.4},
+        {"name": "thank", "confidence": 0.3},
+        {"name": "out_of_scope", "confidence": 0.2},
+    ]
     tracker = make_tracker(domain, text="???", intent="nlu_fallback", ranking=ranking)
     ActionAskToClarify().run(dispatcher, tracker, domain)
     assert [message["response"] for message in dispatcher.messages] == ["utter_ask_rephrase"]
 
 
 def test_fallback_answers_from_a_relevant_passage_naming_its_source(domain, dispatcher):
-    tracker = make_tracker(
-        domain, text="how much do the injections cost", intent="nlu_fallback"
-    )
+    tracker = make_tracker(domain, text="how much do the injections cost", intent="nlu_fallback")
 
     events = ActionDefaultFallback().run(dispatcher, tracker, domain)
 
@@ -116,8 +119,9 @@ def test_fallback_gives_the_honest_scope_answer_otherwise(text, entities, domain
 # --- the topic resolver's decisions (components/topic_resolver.py) ----------------------------
 def test_a_second_question_in_the_message_is_answered_too(domain, dispatcher):
     choice = {"action": "answer", "topics": ["ask_msc_safety", "ask_msc_cost"], "reason": "test"}
-    tracker = make_tracker(domain, text="is it safe and what does it cost?", intent="ask_msc_safety",
-                           topic_choice=choice)
+    tracker = make_tracker(
+        domain, text="is it safe and what does it cost?", intent="ask_msc_safety", topic_choice=choice
+    )
     ActionAnswerFromArticles().run(dispatcher, tracker, domain)
     first, second = dispatcher.messages
     library = load_library()
@@ -129,8 +133,12 @@ def test_a_second_question_in_the_message_is_answered_too(domain, dispatcher):
 
 
 def test_a_described_symptom_gets_the_answer_and_the_self_check_offered(domain, dispatcher):
-    tracker = make_tracker(domain, text="stiff every morning and it grinds, is that arthritis?",
-                           intent="ask_oa_symptoms", findings={"present": ["stiffness", "grating"]})
+    tracker = make_tracker(
+        domain,
+        text="stiff every morning and it grinds, is that arthritis?",
+        intent="ask_oa_symptoms",
+        findings={"present": ["stiffness", "grating"]},
+    )
     ActionAnswerFromArticles().run(dispatcher, tracker, domain)
     answer, offer = dispatcher.messages
     assert answer["text"].startswith(load_library().topics["ask_oa_symptoms"].answer)
@@ -139,8 +147,12 @@ def test_a_described_symptom_gets_the_answer_and_the_self_check_offered(domain, 
 
 
 def test_which_side_hurts_alone_is_not_a_symptom_to_offer_the_self_check_for(domain, dispatcher):
-    tracker = make_tracker(domain, text="my right knee: what is osteoarthritis?", intent="ask_oa_definition",
-                           findings={"present": ["side_right"]})
+    tracker = make_tracker(
+        domain,
+        text="my right knee: what is osteoarthritis?",
+        intent="ask_oa_definition",
+        findings={"present": ["side_right"]},
+    )
     ActionAnswerFromArticles().run(dispatcher, tracker, domain)
     (answer,) = dispatcher.messages
     assert payloads(answer) == NEXT_STEPS
@@ -154,38 +166,56 @@ def test_clarification_offers_the_likeliest_topics_as_buttons_in_one_turn(domain
     assert "Which of these" in message["text"]
     labels = load_library().topics
     assert [button["title"] for button in message["buttons"]] == [
-        labels["ask_msc_effectiveness"].label, labels["ask_msc_research"].label, labels["ask_msc_cure"].label,
-        "Something else"]
+        labels["ask_msc_effectiveness"].label,
+        labels["ask_msc_research"].label,
+        labels["ask_msc_cure"].label,
+        "Something else",
+    ]
     assert payloads(message) == ["/ask_msc_effectiveness", "/ask_msc_research", "/ask_msc_cure", "/deny"]
 
 
-def test_clarification_for_a_described_symptom_offers_the_self_check_and_the_topics_never_a_guess(
-        domain, dispatcher):
+def test_clarification_for_a_described_symptom_offers_the_self_check_and_the_topics_never_a_guess(domain, dispatcher):
     choice = {"action": "offer", "topics": ["ask_oa_symptoms", "ask_knee_pain_causes"]}
-    tracker = make_tracker(domain, text="my knee hurts when I climb stairs, I'm 62", intent="nlu_fallback",
-                           topic_choice=choice, findings={"present": ["knee_pain", "age_55_plus"]})
+    tracker = make_tracker(
+        domain,
+        text="my knee hurts when I climb stairs, I'm 62",
+        intent="nlu_fallback",
+        topic_choice=choice,
+        findings={"present": ["knee_pain", "age_55_plus"]},
+    )
     ActionAskToClarify().run(dispatcher, tracker, domain)
     offer, topics = dispatcher.messages
     assert offer["response"] == "utter_offer_self_check_for_symptoms"
     assert payloads(topics) == ["/ask_oa_symptoms", "/ask_knee_pain_causes"]
-    assert not any(topic.answer in (message.get("text") or "") for message in dispatcher.messages
-                   for topic in TOPICS)
+    assert not any(topic.answer in (message.get("text") or "") for message in dispatcher.messages for topic in TOPICS)
 
 
 def test_clarification_for_a_described_symptom_shows_a_topic_both_signals_rank_high_as_a_guess(domain, dispatcher):
     choice = {"action": "offer", "topics": ["ask_oa_symptoms", "ask_knee_pain_causes"], "likely": "ask_oa_symptoms"}
-    tracker = make_tracker(domain, text="stiff every morning and it grinds on the stairs", intent="nlu_fallback",
-                           topic_choice=choice, findings={"present": ["stiffness", "grating"]})
+    tracker = make_tracker(
+        domain,
+        text="stiff every morning and it grinds on the stairs",
+        intent="nlu_fallback",
+        topic_choice=choice,
+        findings={"present": ["stiffness", "grating"]},
+    )
     ActionAskToClarify().run(dispatcher, tracker, domain)
     answer, offer = dispatcher.messages
-    assert answer["text"].startswith("This part of the clinic's articles may help (\u201cSymptoms of knee osteoarthritis")
+    assert answer["text"].startswith(
+        "This part of the clinic's articles may help (\u201cSymptoms of knee osteoarthritis"
+    )
     assert load_library().topics["ask_oa_symptoms"].answer in answer["text"]
     assert offer["response"] == "utter_offer_self_check_for_symptoms"
 
 
 def test_no_self_check_offer_after_an_emergency_reply(domain, dispatcher):
-    tracker = make_tracker(domain, text="still swollen, what is osteoarthritis?", intent="ask_oa_definition",
-                           findings={"present": ["swelling"]}, slots={"triage_result": {"level": "emergency"}})
+    tracker = make_tracker(
+        domain,
+        text="still swollen, what is osteoarthritis?",
+        intent="ask_oa_definition",
+        findings={"present": ["swelling"]},
+        slots={"triage_result": {"level": "emergency"}},
+    )
     ActionAnswerFromArticles().run(dispatcher, tracker, domain)
     (answer,) = dispatcher.messages
     assert answer["text"].startswith(load_library().topics["ask_oa_definition"].answer)
@@ -194,8 +224,14 @@ def test_no_self_check_offer_after_an_emergency_reply(domain, dispatcher):
 
 def test_during_the_self_check_one_topic_is_answered_and_no_offer(domain, dispatcher):
     choice = {"action": "answer", "topics": ["ask_msc_safety", "ask_msc_cost"], "reason": "test"}
-    tracker = make_tracker(domain, text="is it safe and what does it cost?", intent="ask_msc_safety",
-                           topic_choice=choice, findings={"present": ["stiffness"]}, active_loop="self_check_form")
+    tracker = make_tracker(
+        domain,
+        text="is it safe and what does it cost?",
+        intent="ask_msc_safety",
+        topic_choice=choice,
+        findings={"present": ["stiffness"]},
+        active_loop="self_check_form",
+    )
     ActionAnswerFromArticles().run(dispatcher, tracker, domain)
     (answer,) = dispatcher.messages
     assert answer["buttons"] == []
@@ -206,13 +242,15 @@ def test_a_topic_from_agreement_is_never_answered_as_an_aside_in_the_self_check(
     from clinical.topic_choice import AGREED
 
     assert topic_from_agreement({"topic_choice": {"action": "answer", "topics": ["ask_oa_symptoms"], "reason": AGREED}})
-    assert not topic_from_agreement({"topic_choice": {"action": "answer", "topics": ["ask_oa_symptoms"],
-                                                      "reason": "the classifier is sure"}})
+    assert not topic_from_agreement(
+        {"topic_choice": {"action": "answer", "topics": ["ask_oa_symptoms"], "reason": "the classifier is sure"}}
+    )
     assert not topic_from_agreement({})
 
 
 def test_a_resolver_record_without_topics_is_harmless(domain, dispatcher):
-    tracker = make_tracker(domain, text="cost?", intent="ask_msc_cost",
-                           topic_choice={"action": "answer", "topics": None})
+    tracker = make_tracker(
+        domain, text="cost?", intent="ask_msc_cost", topic_choice={"action": "answer", "topics": None}
+    )
     ActionAnswerFromArticles().run(dispatcher, tracker, domain)
     assert len(dispatcher.messages) == 1

@@ -13,12 +13,12 @@ beside today's, and holds every round to:
 A spent round passing them shows no regression, not generalisation: the first-run figures of the
 newest round are the honest estimate.
 """
+
 from __future__ import annotations
 
 import pytest
 
-from tests.answer_rounds import card_from_dict, first_run, known_leaks, load_round, rounds, run, score
-from tests.test_vignettes import assistant  # noqa: F401  (the same running assistant, module-scoped)
+from harness.answer_rounds import card_from_dict, first_run, known_leaks, load_round, rounds, run, score
 
 pytestmark = pytest.mark.slow
 RETRAIN_NOISE = 0.03  # of a round's scored questions
@@ -42,8 +42,10 @@ def test_answer_round(assistant, name, capsys):
     leaked, known = {id_ for id_, _ in card.leaked}, set(known_leaks(name))
     with capsys.disabled():
         if known - leaked:
-            print(f"[answers {name}] known leaks that no longer leak (remove them from known_leaks.yml): "
-                  f"{sorted(known - leaked)}")
+            print(
+                f"[answers {name}] known leaks that no longer leak (remove them from known_leaks.yml): "
+                f"{sorted(known - leaked)}"
+            )
     assert leaked <= known, f"out-of-scope messages given an article answer: {card.leaked}"
     floor = before.answered[0] - RETRAIN_NOISE * before.answered[1]
     assert card.answered[0] >= floor, (card.answered, before.answered, card.missed)

@@ -1,5 +1,6 @@
 """End to end on the messaging channels: Twilio (signed webhooks, TwiML replies) and Telegram
 (a round trip through a fake Bot API on loopback), against the real Rasa and action servers."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -10,10 +11,10 @@ import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
-from tests.conftest import load_domain
 from channels.twilio import TwilioChannel
+from harness.domain import load_domain
+from harness.servers import Assistant
 from tests.fake_telegram import FakeBotAPI
-from tests.servers import Assistant
 
 pytestmark = pytest.mark.slow
 AUTH_TOKEN = "test-auth-token"
@@ -30,11 +31,17 @@ def fake_telegram():
 
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory, fake_telegram):
-    running = Assistant(tmp_path_factory.mktemp("channels"), extra_env={
-        "TWILIO_ACCOUNT_SID": "ACtest", "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_NUMBER": "+15550100",
-        "TELEGRAM_TOKEN": "123456:TEST", "TELEGRAM_WEBHOOK_URL": "https://clinic.example/webhooks/telegram/webhook",
-        "TELEGRAM_API_URL": fake_telegram.url,
-    }).start()
+    running = Assistant(
+        tmp_path_factory.mktemp("channels"),
+        extra_env={
+            "TWILIO_ACCOUNT_SID": "ACtest",
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "TWILIO_NUMBER": "+15550100",
+            "TELEGRAM_TOKEN": "123456:TEST",
+            "TELEGRAM_WEBHOOK_URL": "https://clinic.example/webhooks/telegram/webhook",
+            "TELEGRAM_API_URL": fake_telegram.url,
+        },
+    ).start()
     yield running
     running.stop()
 
@@ -55,9 +62,16 @@ def twiml_messages(reply):
 
 
 def telegram_update(chat_id, text):
-    return {"update_id": 1, "message": {"message_id": 1, "date": 0, "text": text,
-                                        "chat": {"id": chat_id, "type": "private"},
-                                        "from": {"id": chat_id, "is_bot": False, "first_name": "Pat"}}}
+    return {
+        "update_id": 1,
+        "message": {
+            "message_id": 1,
+            "date": 0,
+            "text": text,
+            "chat": {"id": chat_id, "type": "private"},
+            "from": {"id": chat_id, "is_bot": False, "first_name": "Pat"},
+        },
+    }
 
 
 def registered_secret(fake):
@@ -67,8 +81,12 @@ def registered_secret(fake):
 
 def telegram(assistant, fake, chat_id, text):
     before = len(fake.sent_to(chat_id))
-    reply = requests.post(assistant.url + "/webhooks/telegram/webhook", json=telegram_update(chat_id, text),
-                          headers={"X-Telegram-Bot-Api-Secret-Token": registered_secret(fake)}, timeout=30)
+    reply = requests.post(
+        assistant.url + "/webhooks/telegram/webhook",
+        json=telegram_update(chat_id, text),
+        headers={"X-Telegram-Bot-Api-Secret-Token": registered_secret(fake)},
+        timeout=30,
+    )
     assert reply.status_code == 200
     return fake.sent_to(chat_id)[before:]
 
@@ -114,7 +132,9 @@ def test_numbered_options_map_back_on_sms(assistant):
 
 def test_the_emergency_comes_first_on_sms_and_whatsapp(assistant):
     for sender in (new_phone(), "whatsapp:" + new_phone()):
-        first = twiml_messages(twilio(assistant, sender, "hi, I fell off a ladder and my knee is bent the wrong way"))[0]
+        first = twiml_messages(twilio(assistant, sender, "hi, I fell off a ladder and my knee is bent the wrong way"))[
+            0
+        ]
         assert EMERGENCY_NUMBER in first and "emergency" in first.lower()
 
 
@@ -125,15 +145,17 @@ def test_the_phone_number_is_not_stored(assistant):
     assert conversation.startswith("sms-") and phone[1:] not in conversation
     assert stored_events(assistant, conversation) and stored_events(assistant, phone) == []
     with sqlite3.connect(assistant.tracker_db) as db:
-        assert not db.execute("SELECT 1 FROM events WHERE sender_id LIKE ? OR data LIKE ?",
-                              (f"%{phone[1:]}%", f"%{phone[1:]}%")).fetchall()
+        assert not db.execute(
+            "SELECT 1 FROM events WHERE sender_id LIKE ? OR data LIKE ?", (f"%{phone[1:]}%", f"%{phone[1:]}%")
+        ).fetchall()
 
 
 @pytest.mark.parametrize("secret", [None, "not-the-secret"])
 def test_a_telegram_update_without_the_registered_secret_is_refused(assistant, fake_telegram, secret):
     headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
-    reply = requests.post(assistant.url + "/webhooks/telegram/webhook", json=telegram_update(6161, "hello"),
-                          headers=headers, timeout=30)
+    reply = requests.post(
+        assistant.url + "/webhooks/telegram/webhook", json=telegram_update(6161, "hello"), headers=headers, timeout=30
+    )
     assert reply.status_code == 403 and fake_telegram.sent_to(6161) == []
     assert stored_events(assistant, "6161") == []
 
@@ -161,6 +183,8 @@ def test_without_credentials_the_channels_are_off_and_say_so(tmp_path):
     try:
         log = plain.rasa.log()
         assert "Twilio channel is off" in log and "Telegram channel is off" in log
-        assert requests.post(plain.url + "/webhooks/twilio/webhook", data={"From": "x", "Body": "hi"}).status_code == 503
+        assert (
+            requests.post(plain.url + "/webhooks/twilio/webhook", data={"From": "x", "Body": "hi"}).status_code == 503
+        )
     finally:
         plain.stop()

@@ -1,10 +1,11 @@
 """Two instances (action server + Rasa server each) behind nginx, sharing PostgreSQL and Redis, all on
-loopback (tests/services.py): the production layout of deploy/.
+loopback (harness/services.py): the production layout of deploy/.
 
 What must hold: a conversation's turns run one at a time and in order whichever instance receives
 them, nothing is lost or attributed to another patient, a conversation moves freely between
 instances, socket.io sessions stick to one instance, and Rasa's HTTP API is not reachable.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -13,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from channels.guard import DEFAULT_RATE_LIMIT
-from tests.patients import NOTHING_WRONG, PATIENTS, SERVICE_TEXTS, asked, is_emergency, new_sender, texts
-from tests.services import Cluster
+import settings
+from harness.patients import NOTHING_WRONG, PATIENTS, SERVICE_TEXTS, asked, is_emergency, new_sender, texts
+from harness.services import Cluster
 
 pytestmark = pytest.mark.slow
 
@@ -35,8 +36,11 @@ QUESTIONS = [
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     # The default rate limit, as deployed: one test checks it is shared by the instances.
-    running = Cluster(tmp_path_factory.mktemp("cluster"), instances=2,
-                      extra_env={"RATE_LIMIT": DEFAULT_RATE_LIMIT}).start()
+    running = Cluster(
+        tmp_path_factory.mktemp("cluster"),
+        instances=2,
+        extra_env={"RATE_LIMIT": settings.SETTINGS["RATE_LIMIT"].default},
+    ).start()
     yield running
     running.stop()
 
@@ -95,7 +99,7 @@ def test_a_conversation_moves_between_instances_and_carries_on(cluster):
 def test_the_scripted_patients_through_nginx(cluster):
     for patient in PATIENTS.values():
         sender = new_sender(patient.name)
-        turns = patient.turns(lambda message: cluster.say(sender, message), pause=0.55)
+        turns = patient.turns(lambda message, sender=sender: cluster.say(sender, message), pause=0.55)
         assert all(turns), f"{patient.name}: a turn with no reply"
         stored = [e for e in cluster.stored_events(sender) if e["event"] == "user"]
         assert len(stored) == len(turns)
@@ -120,8 +124,9 @@ def test_socketio_sessions_stick_to_one_instance_through_nginx(cluster):
         replies, confirmed = asyncio.Queue(), asyncio.Event()
         client.on("session_confirm", lambda *_: confirmed.set())
         client.on("bot_uttered", lambda data: replies.put_nowait(data))
-        await client.connect(f"{cluster.url}?knee_session={session_id}", transports=["polling"],
-                             socketio_path="socket.io")
+        await client.connect(
+            f"{cluster.url}?knee_session={session_id}", transports=["polling"], socketio_path="socket.io"
+        )
         await client.emit("session_request", {"session_id": session_id})
         await asyncio.wait_for(confirmed.wait(), 10)
         answers = []
@@ -135,8 +140,9 @@ def test_socketio_sessions_stick_to_one_instance_through_nginx(cluster):
         return answers
 
     async def both():
-        return await asyncio.gather(*(talk(new_sender("sio").replace("-", "_"), ["hi", "what is cartilage?", "bye"])
-                                      for _ in range(4)))
+        return await asyncio.gather(
+            *(talk(new_sender("sio").replace("-", "_"), ["hi", "what is cartilage?", "bye"]) for _ in range(4))
+        )
 
     for answers in asyncio.run(both()):
         assert len(answers) == 3 and all(answer.get("text") for answer in answers)

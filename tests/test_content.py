@@ -1,4 +1,5 @@
 """The content records: traceable to the articles, complete, reachable, and safely worded."""
+
 from __future__ import annotations
 
 import re
@@ -7,8 +8,8 @@ import pytest
 import yaml
 
 from clinical.articles import DEFAULT_ARTICLES_DIR, load_library, normalise
+from harness.nlu_sets import TRAINING_FILES, read_examples
 from tests.conftest import ROOT, load_domain
-from tests.nlu_sets import TRAINING_FILES, read_examples
 
 LIBRARY = load_library()
 TOPICS = sorted(LIBRARY.topics.values(), key=lambda topic: topic.intent)

@@ -1,4 +1,5 @@
 """clinical/conversation.py: the one reader of what the patient has said, for the policy and the actions."""
+
 from __future__ import annotations
 
 from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
@@ -36,26 +37,39 @@ def test_findings_and_self_check_answers_in_order():
 
 
 def test_the_latest_turn_knows_the_questions_it_answers_and_the_classifiers_opinion():
-    events = [user("fell", present=["injury"]), slot("red_flag_questions_asked", ["weight_bearing"]),
-              action("utter_red_flag_questions"), action("action_listen"),
-              user("/affirm", "affirm", model={"emergency": 0.2, "urgent": 0, "crisis": 0, "kind": "dvt"})]
+    events = [
+        user("fell", present=["injury"]),
+        slot("red_flag_questions_asked", ["weight_bearing"]),
+        action("utter_red_flag_questions"),
+        action("action_listen"),
+        user("/affirm", "affirm", model={"emergency": 0.2, "urgent": 0, "crisis": 0, "kind": "dvt"}),
+    ]
     turn = latest_turn(events)
     assert turn.intent == "affirm" and turn.answered_questions == ("weight_bearing",)
     assert turn.asked_before == ("weight_bearing",) and turn.opinion.kind == "dvt"
 
 
 def test_a_message_after_another_reply_answers_no_questions():
-    events = [slot("red_flag_questions_asked", ["calf"]), action("utter_red_flag_questions"), action("action_listen"),
-              user("what does it cost", "ask_msc_cost"), action("action_answer_from_articles"), action("action_listen"),
-              user("yes", "affirm")]
+    events = [
+        slot("red_flag_questions_asked", ["calf"]),
+        action("utter_red_flag_questions"),
+        action("action_listen"),
+        user("what does it cost", "ask_msc_cost"),
+        action("action_answer_from_articles"),
+        action("action_listen"),
+        user("yes", "affirm"),
+    ]
     turn = latest_turn(events)
     assert turn.answered_questions == () and turn.asked_before == ("calf",)
     assert latest_turn([action("action_listen")]) is None
 
 
 def test_rasa_events_and_sdk_dicts_read_the_same():
-    rasa_events = [UserUttered("fell", {"name": "greet"}, parse_data={"findings": {"present": ["injury"]}}),
-                   ActionExecuted("utter_greet"), SlotSet("sc_injury", "yes")]
+    rasa_events = [
+        UserUttered("fell", {"name": "greet"}, parse_data={"findings": {"present": ["injury"]}}),
+        ActionExecuted("utter_greet"),
+        SlotSet("sc_injury", "yes"),
+    ]
     dicts = as_dicts(rasa_events)
     assert dicts[0]["event"] == "user" and dicts[2] == {**dicts[2], "name": "sc_injury", "value": "yes"}
     assert as_dicts(dicts) == dicts

@@ -1,4 +1,5 @@
 """End to end: the real action server and Rasa server, real questions through the REST channel."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -6,17 +7,9 @@ import uuid
 
 import pytest
 
-from tests.patients import SERVICE_TEXTS
-from tests.servers import Assistant
+from harness.patients import SERVICE_TEXTS
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def assistant(tmp_path_factory):
-    running = Assistant(tmp_path_factory.mktemp("e2e")).start()
-    yield running
-    running.stop()
 
 
 def texts(replies):
@@ -142,8 +135,11 @@ def test_bad_input_gets_a_polite_reply_and_is_not_lost(assistant, kind):
     assert user_events(assistant, sender) == 1
 
 
-@pytest.mark.parametrize("message, reply", [("", "utter_empty_message"), ("   ", "utter_empty_message"),
-                                            ("knee " * 20_000, "utter_message_too_long")], ids=["empty", "blank", "huge"])
+@pytest.mark.parametrize(
+    "message, reply",
+    [("", "utter_empty_message"), ("   ", "utter_empty_message"), ("knee " * 20_000, "utter_message_too_long")],
+    ids=["empty", "blank", "huge"],
+)
 def test_empty_blank_and_huge_messages_get_the_guards_reply_and_are_not_stored(assistant, message, reply):
     sender = new_sender()
     replies = assistant.say(sender, message, timeout=60)

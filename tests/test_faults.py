@@ -1,7 +1,8 @@
 """Faults under a live conversation, on the production layout (two instances behind nginx, PostgreSQL,
-Redis; tests/services.py): the action server down or slow, a Rasa server restarted, PostgreSQL or
+Redis; harness/services.py): the action server down or slow, a Rasa server restarted, PostgreSQL or
 Redis restarted. The patient always gets a reply within seconds, an emergency is still answered with
 the emergency number, and no message is lost: every message sent is stored exactly once."""
+
 from __future__ import annotations
 
 import socket
@@ -13,21 +14,26 @@ from typing import Dict, List
 import pytest
 import requests
 
-from tests.patients import NOTHING_WRONG, SERVICE_TEXTS, asked, is_emergency, is_unavailable, new_sender, texts
-from tests.servers import Assistant, free_port
-from tests.services import Cluster
+from harness.patients import NOTHING_WRONG, SERVICE_TEXTS, asked, is_emergency, is_unavailable, new_sender, texts
+from harness.servers import Assistant, free_port
+from harness.services import Cluster
 
 pytestmark = pytest.mark.slow
 
-QUESTIONS = ["How much does stem cell therapy cost?", "what is knee osteoarthritis?", "is it safe?",
-             "what causes knee pain?", "how is the procedure done?"]
+QUESTIONS = [
+    "How much does stem cell therapy cost?",
+    "what is knee osteoarthritis?",
+    "is it safe?",
+    "what causes knee pain?",
+    "how is the procedure done?",
+]
 EMERGENCY = "I fell and my knee is bent the wrong way, I can see the bone"
 MIN_MESSAGES = 3  # per background patient: a fault must meet traffic before and after it
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    # Background patients send faster than people: tests.servers gives every test server a relaxed
+    # Background patients send faster than people: harness.servers gives every test server a relaxed
     # rate limit, which the traffic here relies on.
     running = Cluster(tmp_path_factory.mktemp("faults"), instances=2).start()
     yield running
@@ -62,18 +68,24 @@ class Traffic:
     def __enter__(self) -> "Traffic":
         for thread in self._threads:
             thread.start()
-        time.sleep(1.5)
+        # The fault must meet traffic: every patient has had a reply before it, however slow the machine.
+        assert self._wait_until(lambda: all(self.sent[s] >= 1 for s in self.senders)), "no traffic before the fault"
         return self
+
+    def _wait_until(self, condition, timeout: float = 120) -> bool:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+        return True
 
     def __exit__(self, *exc) -> None:
         # Enough traffic whatever the machine's speed: every patient gets at least two more replies
         # after the fault, and three in all, before the talk stops (a turn that waited out the
         # outage may have taken many seconds).
         after_fault = dict(self.sent)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not all(
-                self.sent[s] >= max(MIN_MESSAGES, after_fault[s] + 2) for s in self.senders):
-            time.sleep(0.2)
+        self._wait_until(lambda: all(self.sent[s] >= max(MIN_MESSAGES, after_fault[s] + 2) for s in self.senders))
         self._stop.set()
         for thread in self._threads:
             thread.join()

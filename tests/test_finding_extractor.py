@@ -4,6 +4,7 @@ Development examples live in tests/findings/examples.yml; the focused tests belo
 context (negation and where it stops, pseudo-negation, uncertainty, hypothetical, past history, someone
 else), the "most urgent status wins" merge, and the link with the triage rules.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -14,7 +15,7 @@ from typing import Any, Dict, Iterator, List, Set
 import pytest
 import yaml
 
-from clinical.findings import CONTEXT_FILE, FINDINGS_FILE, Extraction, FindingExtractor, Mention, load_spec
+from clinical.findings import CONTEXT_FILE, FINDINGS_FILE, Extraction, FindingReader, Mention, load_spec
 from nlp.build_pipeline import spacy_nlp_config
 from tests.conftest import ROOT
 
@@ -44,8 +45,8 @@ def spacy_model_path() -> Path:
 
 
 @pytest.fixture(scope="module")
-def extractor() -> FindingExtractor:
-    return FindingExtractor.from_model(spacy_model_path())
+def extractor() -> FindingReader:
+    return FindingReader.from_model(spacy_model_path())
 
 
 def load_examples() -> List[Dict[str, Any]]:
@@ -56,7 +57,7 @@ def short_id(text: str) -> str:
     return text if len(text) <= 50 else text[:47] + "..."
 
 
-def statuses(extractor: FindingExtractor, text: str) -> Dict[str, str]:
+def statuses(extractor: FindingReader, text: str) -> Dict[str, str]:
     return extractor.extract(text).statuses
 
 
@@ -86,8 +87,9 @@ def test_example(extractor, example):
 
 def test_examples_use_only_known_codes(extractor):
     known = set(extractor.codes)
-    used = {code for example in EXAMPLES for key in ("present", "absent", "not_current")
-            for code in example.get(key) or []}
+    used = {
+        code for example in EXAMPLES for key in ("present", "absent", "not_current") for code in example.get(key) or []
+    }
     assert used <= known, sorted(used - known)
 
 
@@ -107,30 +109,36 @@ def test_there_are_enough_examples_of_every_kind():
 # ---------------------------------------------------------------------------------------------------
 # Negation: short, forward, stopped by terminators and new clauses
 # ---------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("text,code", [
-    ("no fever", "fever"),
-    ("I haven't had a fever", "fever"),
-    ("didnt fall", "injury"),
-    ("it is not swollen", "swelling"),
-    ("without any injury", "injury"),
-    ("never fell", "injury"),
-    ("no fever or chills", "chills"),
-])
+@pytest.mark.parametrize(
+    "text,code",
+    [
+        ("no fever", "fever"),
+        ("I haven't had a fever", "fever"),
+        ("didnt fall", "injury"),
+        ("it is not swollen", "swelling"),
+        ("without any injury", "injury"),
+        ("never fell", "injury"),
+        ("no fever or chills", "chills"),
+    ],
+)
 def test_negation_makes_a_finding_absent(extractor, text, code):
     assert statuses(extractor, text).get(code) == "absent"
 
 
-@pytest.mark.parametrize("text", [
-    "no fever but I can't walk",
-    "no fever but cant walk",
-    "no fever, cant walk",
-    "no fever - cant walk",
-    "no fever i cant walk",
-    "no fever and cant walk",
-    "no fever though cant walk",
-    "no fever now cant walk",
-    "no fever just cant walk",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no fever but I can't walk",
+        "no fever but cant walk",
+        "no fever, cant walk",
+        "no fever - cant walk",
+        "no fever i cant walk",
+        "no fever and cant walk",
+        "no fever though cant walk",
+        "no fever now cant walk",
+        "no fever just cant walk",
+    ],
+)
 def test_negation_stops_at_a_terminator_or_a_new_clause(extractor, text):
     found = statuses(extractor, text)
     assert found["fever"] == "absent"
@@ -139,7 +147,11 @@ def test_negation_stops_at_a_terminator_or_a_new_clause(extractor, text):
 
 def test_negation_does_not_cross_just_or_it(extractor):
     """The safety argument's own example: "didn't fall, it just swelled" keeps the swelling."""
-    for text in ("didn't fall, it just swelled", "didnt fall it just swelled", "didnt fall or anything just swelled up"):
+    for text in (
+        "didn't fall, it just swelled",
+        "didnt fall it just swelled",
+        "didnt fall or anything just swelled up",
+    ):
         found = statuses(extractor, text)
         assert found["swelling"] == "present", text
         assert found["injury"] == "absent", text
@@ -176,20 +188,24 @@ def test_terminators_and_stoppers_have_a_one_word_scope():
     rules = load_spec(CONTEXT_FILE)["rules"]
     stoppers = [rule for rule in rules if rule["direction"] in ("TERMINATE", "PSEUDO")]
     assert stoppers and all(rule.get("max_scope") == 1 for rule in stoppers), [
-        rule["literal"] for rule in stoppers if rule.get("max_scope") != 1]
+        rule["literal"] for rule in stoppers if rule.get("max_scope") != 1
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------
 # Pseudo-negation: a negation word that negates nothing
 # ---------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("text,code", [
-    ("not only is it swollen it is hot", "swelling"),
-    ("no doubt it is swollen", "swelling"),
-    ("no idea why it's swollen", "swelling"),
-    ("can't stop shivering", "chills"),
-    ("the swelling won't go down", "swelling"),
-    ("nothing helps the swelling", "swelling"),
-])
+@pytest.mark.parametrize(
+    "text,code",
+    [
+        ("not only is it swollen it is hot", "swelling"),
+        ("no doubt it is swollen", "swelling"),
+        ("no idea why it's swollen", "swelling"),
+        ("can't stop shivering", "chills"),
+        ("the swelling won't go down", "swelling"),
+        ("nothing helps the swelling", "swelling"),
+    ],
+)
 def test_pseudo_negation_does_not_negate(extractor, text, code):
     assert statuses(extractor, text)[code] == "present"
 
@@ -201,14 +217,17 @@ def test_not_sure_is_uncertainty_not_negation(extractor):
 # ---------------------------------------------------------------------------------------------------
 # Uncertainty: unsure, which still counts for urgency
 # ---------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("text,code", [
-    ("I think it's swollen", "swelling"),
-    ("maybe a temperature", "fever"),
-    ("it might be swollen", "swelling"),
-    ("kind of swollen", "swelling"),
-    ("looks like it's out of place", "deformity"),
-    ("it's swollen i think", "swelling"),
-])
+@pytest.mark.parametrize(
+    "text,code",
+    [
+        ("I think it's swollen", "swelling"),
+        ("maybe a temperature", "fever"),
+        ("it might be swollen", "swelling"),
+        ("kind of swollen", "swelling"),
+        ("looks like it's out of place", "deformity"),
+        ("it's swollen i think", "swelling"),
+    ],
+)
 def test_uncertainty_makes_a_finding_unsure(extractor, text, code):
     assert statuses(extractor, text)[code] == "unsure"
 
@@ -220,25 +239,31 @@ def test_uncertainty_stops_at_a_terminator(extractor):
 # ---------------------------------------------------------------------------------------------------
 # Hypothetical and past: not current
 # ---------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("text,code", [
-    ("what if it swells", "swelling"),
-    ("should I worry if my knee swells", "swelling"),
-    ("in case I fall", "injury"),
-    ("what should i do if i cant put weight on it", "cannot_bear_weight"),
-    ("I'm scared of falling", "injury"),
-])
+@pytest.mark.parametrize(
+    "text,code",
+    [
+        ("what if it swells", "swelling"),
+        ("should I worry if my knee swells", "swelling"),
+        ("in case I fall", "injury"),
+        ("what should i do if i cant put weight on it", "cannot_bear_weight"),
+        ("I'm scared of falling", "injury"),
+    ],
+)
 def test_hypothetical_is_not_current(extractor, text, code):
     extraction = extractor.extract(text)
     assert code not in extraction.statuses
     assert ("hypothetical",) in contexts_of(extraction, code)
 
 
-@pytest.mark.parametrize("text,code", [
-    ("I broke my leg in 2015", "injury"),
-    ("i dislocated my kneecap years ago", "kneecap_dislocated"),
-    ("I used to get swelling after football", "swelling"),
-    ("my knee would lock when I was a teenager", "locked"),
-])
+@pytest.mark.parametrize(
+    "text,code",
+    [
+        ("I broke my leg in 2015", "injury"),
+        ("i dislocated my kneecap years ago", "kneecap_dislocated"),
+        ("I used to get swelling after football", "swelling"),
+        ("my knee would lock when I was a teenager", "locked"),
+    ],
+)
 def test_past_history_is_not_current(extractor, text, code):
     extraction = extractor.extract(text)
     assert code not in extraction.statuses
@@ -295,8 +320,10 @@ def mention(code: str, *contexts: str) -> Mention:
 
 
 def test_present_beats_absent_in_either_order():
-    for mentions in ((mention("swelling", "negated"), mention("swelling")),
-                     (mention("swelling"), mention("swelling", "negated"))):
+    for mentions in (
+        (mention("swelling", "negated"), mention("swelling")),
+        (mention("swelling"), mention("swelling", "negated")),
+    ):
         assert Extraction(mentions).statuses == {"swelling": "present"}
 
 

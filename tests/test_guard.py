@@ -1,5 +1,6 @@
 """The patient guard around every channel (channels/guard.py) and its rate limit, with a stand-in
 dialogue: what is refused politely, and that the patient is never left in silence."""
+
 from __future__ import annotations
 
 import asyncio
@@ -21,8 +22,9 @@ def replies():
 
 
 def guard_for(replies, **kwargs) -> PatientGuard:
-    return PatientGuard(replies, **{"rate_limit": "1000/60", "redis_url": "", "max_chars": 50, "deadline": 1.0,
-                                    **kwargs})
+    return PatientGuard(
+        replies, **{"rate_limit": "1000/60", "redis_url": "", "max_chars": 50, "deadline": 1.0, **kwargs}
+    )
 
 
 class Dialogue:
@@ -58,11 +60,14 @@ def test_a_normal_message_reaches_the_dialogue(replies):
     assert dialogue.seen == ["my knee hurts"]
 
 
-@pytest.mark.parametrize("text, reply", [
-    ("", "utter_empty_message"),
-    ("   \n\t ", "utter_empty_message"),
-    ("x" * 51, "utter_message_too_long"),
-])
+@pytest.mark.parametrize(
+    "text, reply",
+    [
+        ("", "utter_empty_message"),
+        ("   \n\t ", "utter_empty_message"),
+        ("x" * 51, "utter_message_too_long"),
+    ],
+)
 def test_empty_and_too_long_messages_are_answered_not_processed(replies, text, reply):
     dialogue = Dialogue()
     messages = run(guard_for(replies), dialogue, text)
@@ -121,4 +126,3 @@ def test_the_in_memory_limiter_forgets_old_messages():
     clock = iter([0.0, 1.0, 2.0, 70.0]).__next__
     limiter = RateLimiter("2/60", clock=clock)
     assert [limiter.allow("p") for _ in range(4)] == [True, True, False, True]
-

@@ -5,9 +5,13 @@
   components/  Rasa NLU components and the policy: adapters around clinical/, never the action server's
   actions/     rasa-sdk actions: adapters around clinical/, never Rasa itself or its components
   channels/, stores/, privacy/  the servers' plumbing: no actions or components
-and no product package imports tests/ or scripts/ (tools and tests may import the product).
+  settings/    the environment's settings and their defaults: imports nothing of ours
+  harness/     what tests and tools share (starting the servers, the data sets): never tests/
+  scripts/     launchers and tools: never tests/
+No product package imports tests/, harness/ or scripts/, and nothing outside tests/ imports tests/.
 Read from the source with `ast`, so nothing is imported to check it.
 """
+
 from __future__ import annotations
 
 import ast
@@ -17,7 +21,7 @@ from typing import Dict, Iterator, Set, Tuple
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-TOOLS = {"tests", "scripts"}
+TOOLS = {"tests", "scripts", "harness"}
 FORBIDDEN: Dict[str, Set[str]] = {
     "clinical": {"rasa", "rasa_sdk", "sanic", "actions", "components", "channels", "stores", "privacy"} | TOOLS,
     "nlp": {"rasa", "rasa_sdk", "actions", "components", "channels"} | TOOLS,
@@ -26,6 +30,10 @@ FORBIDDEN: Dict[str, Set[str]] = {
     "channels": {"actions", "components"} | TOOLS,
     "stores": {"actions", "components", "channels"} | TOOLS,
     "privacy": {"rasa", "actions", "components", "channels"} | TOOLS,
+    "settings": {"rasa", "rasa_sdk", "actions", "components", "channels", "stores", "privacy", "clinical", "nlp"}
+    | TOOLS,
+    "harness": {"tests"},
+    "scripts": {"tests"},
 }
 
 
@@ -58,3 +66,16 @@ def test_the_check_reads_imports(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("import rasa.core\nfrom actions.answers import x\nfrom . import sibling\n")
     assert list(imported_packages(module)) == [(1, "rasa"), (2, "actions")]
+
+
+def test_nothing_outside_tests_imports_tests():
+    skip = {".venv", "build", "tests", "node_modules", "var", "models", ".rasa"}
+    sources = [p for p in ROOT.rglob("*.py") if not skip & set(p.relative_to(ROOT).parts)]
+    assert len(sources) > 50
+    found = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in sources
+        for line, imported in imported_packages(path)
+        if imported == "tests"
+    ]
+    assert found == []

@@ -1,4 +1,5 @@
 """The concept lexicons (clinical/lexicon/), their term syntax, the spelling normaliser and frames."""
+
 from __future__ import annotations
 
 import re
@@ -98,11 +99,20 @@ def test_a_concept_is_defined_once(tmp_path):
 
 
 # --- the spelling normaliser --------------------------------------------------------------------
-@pytest.mark.parametrize("typed, meant", [
-    ("swollon", "swollen"), ("dislocayted", "dislocated"), ("warfrin", "warfarin"), ("stragten", "straighten"),
-    ("numbbb", "numb"), ("zarelto", "xarelto"), ("elliquis", "eliquis"), ("breathles", "breathless"),
-    ("pantorila", "pantorilla"),
-])
+@pytest.mark.parametrize(
+    "typed, meant",
+    [
+        ("swollon", "swollen"),
+        ("dislocayted", "dislocated"),
+        ("warfrin", "warfarin"),
+        ("stragten", "straighten"),
+        ("numbbb", "numb"),
+        ("zarelto", "xarelto"),
+        ("elliquis", "eliquis"),
+        ("breathles", "breathless"),
+        ("pantorila", "pantorilla"),
+    ],
+)
 def test_misspelled_words_become_the_lexicon_words_they_stand_for(typed, meant):
     assert shared_normaliser().normalise(f"my knee is {typed}") == f"my knee is {meant}"
 
@@ -112,10 +122,14 @@ def test_real_words_are_never_corrected(word):
     assert shared_normaliser().normalise(word) == word
 
 
-@pytest.mark.parametrize("typed, meant", [
-    ("my cantwalk", "my cant walk"), ("kneepain since tuesday", "knee pain since tuesday"),
-    ("now cantcatch me breath", "now cant catch me breath"),
-])
+@pytest.mark.parametrize(
+    "typed, meant",
+    [
+        ("my cantwalk", "my cant walk"),
+        ("kneepain since tuesday", "knee pain since tuesday"),
+        ("now cantcatch me breath", "now cant catch me breath"),
+    ],
+)
 def test_two_words_run_together_are_split(typed, meant):
     assert shared_normaliser().normalise(typed) == meant
 

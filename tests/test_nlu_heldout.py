@@ -4,6 +4,7 @@ Fails if intent macro-F1 drops below 0.92, or if ANY out-of-scope message would 
 answer, either straight from its intent or from the last-resort passage search after a fallback.
 Prints the figures either way.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -12,8 +13,8 @@ from clinical.articles import load_library
 from clinical.passage_search import PassageSearch
 from clinical.scope import out_of_scope_reason
 from clinical.topic_choice import describes_symptoms
+from harness.nlu_sets import HELDOUT_FILE, read_examples
 from scripts.nlu_eval import NLU_FALLBACK, confusions, macro_f1, parse_all
-from tests.nlu_sets import HELDOUT_FILE, read_examples
 
 pytestmark = pytest.mark.slow
 MIN_MACRO_F1 = 0.92
@@ -43,9 +44,11 @@ def test_intent_macro_f1_on_heldout(parsed, capsys):
     score = macro_f1(expected, predicted)
     accuracy = sum(e == p for e, p in zip(expected, predicted)) / len(parsed)
     with capsys.disabled():
-        print(f"\n[held-out NLU] {len(parsed)} messages, {len(set(expected))} intents: "
-              f"macro-F1 {score:.3f}, accuracy {accuracy:.3f}, "
-              f"fallbacks {predicted.count(NLU_FALLBACK)}")
+        print(
+            f"\n[held-out NLU] {len(parsed)} messages, {len(set(expected))} intents: "
+            f"macro-F1 {score:.3f}, accuracy {accuracy:.3f}, "
+            f"fallbacks {predicted.count(NLU_FALLBACK)}"
+        )
         print(f"[held-out NLU] most frequent confusions: {list(confusions(parsed).items())[:8]}")
     assert score >= MIN_MACRO_F1
 
@@ -57,7 +60,9 @@ def test_no_out_of_scope_message_gets_an_article_answer(parsed, capsys):
     leaks = [(item.text, item.predicted) for item in out_of_scope if gets_an_article_answer(item, topics, search)]
     guarded = sum(item.guarded for item in out_of_scope)
     with capsys.disabled():
-        print(f"\n[held-out NLU] out-of-scope: {len(out_of_scope)} messages, {len(leaks)} given an article "
-              f"answer, {guarded} caught by the scope rules")
+        print(
+            f"\n[held-out NLU] out-of-scope: {len(out_of_scope)} messages, {len(leaks)} given an article "
+            f"answer, {guarded} caught by the scope rules"
+        )
     assert len(out_of_scope) >= 60
     assert leaks == []

@@ -1,10 +1,11 @@
 """The held-out and dev sets stay held out, and are big enough to mean something."""
+
 from collections import Counter
 
 import pytest
 
 from clinical.articles import load_library
-from tests.nlu_sets import DEV_FILE, HELDOUT_FILE, TRAINING_FILES, comparable, near_duplicates, read_examples
+from harness.nlu_sets import DEV_FILE, HELDOUT_FILE, TRAINING_FILES, comparable, near_duplicates, read_examples
 
 TRAINING = read_examples(TRAINING_FILES)
 HELDOUT = read_examples([HELDOUT_FILE])
@@ -31,7 +32,10 @@ def test_comparable_folds_case_punctuation_hyphens_and_spacing():
 
 
 def test_near_duplicates_are_found_within_an_intent_only():
-    training = [("ask_cartilage", "once cartilage is gone is it gone forever"), ("start_self_check", "do the self check")]
+    training = [
+        ("ask_cartilage", "once cartilage is gone is it gone forever"),
+        ("start_self_check", "do the self check"),
+    ]
     assert near_duplicates([("ask_cartilage", "Once cartilage is gone, is it gone for good?")], training)
     assert not near_duplicates([("ask_cartilage", "does cartilage grow back")], training)
     assert not near_duplicates([("stop", "end the self check")], training)

@@ -1,4 +1,5 @@
 """The last-resort passage search: finds the right topic for plain questions, nothing for others."""
+
 import pytest
 
 from clinical.articles import load_library

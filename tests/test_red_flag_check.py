@@ -1,10 +1,16 @@
 """clinical/red_flag_check.py: triage before topic, as pure decisions (no Rasa)."""
+
 from __future__ import annotations
 
 import pytest
 
 from clinical.red_flag_check import (
-    MAX_QUESTIONS, Thresholds, decide, kind_concerns, load_questions, questions_to_ask,
+    MAX_QUESTIONS,
+    Thresholds,
+    decide,
+    kind_concerns,
+    load_questions,
+    questions_to_ask,
 )
 from clinical.red_flag_model import Opinion
 from clinical.self_check import Said
@@ -62,7 +68,10 @@ def test_a_known_answer_is_not_asked():
 
 
 def test_knee_pain_asks_about_a_hot_knee_with_fever_and_the_calf():
-    assert [q.id for q in decide(turns(Findings.of(present=["knee_pain"]))).questions] == ["hot_knee_with_fever", "calf"]
+    assert [q.id for q in decide(turns(Findings.of(present=["knee_pain"]))).questions] == [
+        "hot_knee_with_fever",
+        "calf",
+    ]
 
 
 def test_a_hot_knee_asks_only_for_the_missing_fever():
@@ -86,8 +95,9 @@ def test_yes_or_not_sure_to_the_questions_escalates_with_a_reason_that_lists_the
 
 def test_no_to_the_questions_records_them_as_absent_and_asks_nothing_again():
     asked = ("weight_bearing", "deformity", "swelled_fast", "straighten")
-    decision = decide(turns(Findings.of(present=["injury"]), Findings()), answered=asked, answer="deny",
-                      asked_before=asked)
+    decision = decide(
+        turns(Findings.of(present=["injury"]), Findings()), answered=asked, answer="deny", asked_before=asked
+    )
     assert decision.escalation is None and decision.questions == ()
     assert decision.findings.status("cannot_bear_weight") is Status.ABSENT
 

@@ -1,4 +1,5 @@
 """clinical/red_flag_model.py and its Rasa adapter: the learned second opinion on red flags."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -31,10 +32,19 @@ def test_labels_keep_each_emergency_kind_apart():
 
 
 def small_model() -> RedFlagModel:
-    texts = ["my calf is swollen and hot", "calf swollen red and painful", "leg swollen and warm below the knee",
-             "i want to end my life", "i want to die tonight", "i have a plan to kill myself",
-             "how much does it cost", "what are your opening hours", "is stem cell therapy safe",
-             "my knee locked when i twisted it", "knee stuck after a squat"]
+    texts = [
+        "my calf is swollen and hot",
+        "calf swollen red and painful",
+        "leg swollen and warm below the knee",
+        "i want to end my life",
+        "i want to die tonight",
+        "i have a plan to kill myself",
+        "how much does it cost",
+        "what are your opening hours",
+        "is stem cell therapy safe",
+        "my knee locked when i twisted it",
+        "knee stuck after a squat",
+    ]
     labels = ["emergency:dvt"] * 3 + [f"emergency:{CRISIS_KIND}"] * 3 + ["none"] * 3 + ["urgent"] * 2
     return RedFlagModel(regularisation=10.0).fit(texts, labels)
 

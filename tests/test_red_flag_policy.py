@@ -1,5 +1,6 @@
 """RedFlagPolicy on real Rasa trackers and the real domain: what it predicts, and what it leaves to
 the other policies. (The decision itself is tested in test_triage.py and test_red_flag_check.py.)"""
+
 from __future__ import annotations
 
 import pytest
@@ -47,8 +48,10 @@ def slots_set(prediction):
 
 
 def test_an_emergency_in_any_message_is_answered_first_with_the_reasons_and_the_record(policy):
-    action, prediction = predicted(policy, tracker(said("cost? also I fell and can't walk", "ask_msc_cost",
-                                                        present=["injury", "cannot_bear_weight"])))
+    action, prediction = predicted(
+        policy,
+        tracker(said("cost? also I fell and can't walk", "ask_msc_cost", present=["injury", "cannot_bear_weight"])),
+    )
     assert action == "utter_emergency"
     assert prediction.is_no_user_prediction and prediction.policy_priority == 7
     values = slots_set(prediction)
@@ -74,8 +77,9 @@ def test_findings_over_two_messages(policy):
 # Triage before topic: the closed red-flag questions
 # ---------------------------------------------------------------------------------------------------
 def test_an_injury_without_a_red_flag_gets_the_questions_that_fit_before_its_topic(policy):
-    action, prediction = predicted(policy, tracker(said("I slipped on the stairs, how much is a consult?",
-                                                        "ask_msc_cost", present=["injury"])))
+    action, prediction = predicted(
+        policy, tracker(said("I slipped on the stairs, how much is a consult?", "ask_msc_cost", present=["injury"]))
+    )
     assert action == "utter_red_flag_questions" and prediction.is_no_user_prediction
     values = slots_set(prediction)
     assert values["red_flag_questions_asked"][:2] == ["weight_bearing", "deformity"]
@@ -84,14 +88,23 @@ def test_an_injury_without_a_red_flag_gets_the_questions_that_fit_before_its_top
 
 def test_after_the_questions_the_assistant_listens(policy):
     asked = [SlotSet("red_flag_questions_asked", ["weight_bearing"])]
-    assert predicted(policy, tracker(said(present=["injury"]), asked,
-                                     [ActionExecuted("utter_red_flag_questions")]))[0] == ACTION_LISTEN_NAME
+    assert (
+        predicted(policy, tracker(said(present=["injury"]), asked, [ActionExecuted("utter_red_flag_questions")]))[0]
+        == ACTION_LISTEN_NAME
+    )
 
 
 def ask_then(answer_intent):
-    asked = [SlotSet("red_flag_questions", "- ..."), SlotSet("red_flag_questions_asked", ["weight_bearing", "deformity"])]
-    return tracker(said("I slipped", present=["injury"]), asked, bot("utter_red_flag_questions"),
-                   said(f"/{answer_intent}", answer_intent))
+    asked = [
+        SlotSet("red_flag_questions", "- ..."),
+        SlotSet("red_flag_questions_asked", ["weight_bearing", "deformity"]),
+    ]
+    return tracker(
+        said("I slipped", present=["injury"]),
+        asked,
+        bot("utter_red_flag_questions"),
+        said(f"/{answer_intent}", answer_intent),
+    )
 
 
 @pytest.mark.parametrize("answer", ["affirm", "unsure"])
@@ -157,8 +170,10 @@ def test_another_language_in_latin_letters_gets_the_notice_unless_something_esca
     assert predicted(policy, tracker(said(italian)))[0] == "utter_language_not_read"
     # A rule (or the classifier) that reads it escalates it as usual: the notice is for the rest.
     assert predicted(policy, tracker(said(italian, present=["bone_showing"])))[0] == "utter_emergency"
-    assert predicted(policy, tracker(said("my mum's knee is very swollen since this morning, what should we do")))[0] \
+    assert (
+        predicted(policy, tracker(said("my mum's knee is very swollen since this morning, what should we do")))[0]
         != "utter_language_not_read"
+    )
 
 
 def test_thanks_after_an_escalation_is_not_escalated_again(policy):
@@ -170,8 +185,10 @@ def test_thanks_after_an_escalation_is_not_escalated_again(policy):
 def test_a_restart_forgets_what_was_said(policy):
     first = said(present=["injury"])
     after_restart = [Restarted(), ActionExecuted(ACTION_LISTEN_NAME)]
-    assert predicted(policy, tracker(first, bot("utter_greet"), after_restart,
-                                     said(present=["cannot_bear_weight"])))[0] is None
+    assert (
+        predicted(policy, tracker(first, bot("utter_greet"), after_restart, said(present=["cannot_bear_weight"])))[0]
+        is None
+    )
 
 
 def test_the_crisis_reply_for_thoughts_of_suicide(policy):
@@ -182,15 +199,20 @@ def test_urgent_outside_the_form_but_not_inside_it(policy):
     assert predicted(policy, tracker(said(present=["locked"])))[0] == "utter_urgent_care"
     in_form = [ActiveLoop("self_check_form"), SlotSet("requested_slot", "sc_locked")]
     answer = said("/affirm", "affirm") + [SlotSet("sc_locked", "yes")]
-    assert predicted(policy, tracker(said("check", "start_self_check"), bot("action_start_self_check"),
-                                     in_form, answer))[0] is None
+    assert (
+        predicted(policy, tracker(said("check", "start_self_check"), bot("action_start_self_check"), in_form, answer))[
+            0
+        ]
+        is None
+    )
 
 
 def test_an_emergency_answer_in_the_form_escalates_and_stops_the_form(policy):
     in_form = [SlotSet("sc_injury", "yes"), ActiveLoop("self_check_form"), SlotSet("requested_slot", "sc_deformity")]
     answer = said("/unsure", "unsure") + [SlotSet("sc_deformity", "unsure")]
-    action, prediction = predicted(policy, tracker(said("check", "start_self_check"), bot("self_check_form"),
-                                                   in_form, answer))
+    action, prediction = predicted(
+        policy, tracker(said("check", "start_self_check"), bot("self_check_form"), in_form, answer)
+    )
     assert action == "utter_emergency"
     assert ActiveLoop(None) in prediction.optional_events
     assert slots_set(prediction)["requested_slot"] is None

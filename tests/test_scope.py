@@ -1,4 +1,5 @@
 """The scope rules (clinical/scope.py), on entities from the real spaCy pipeline."""
+
 import pytest
 
 from clinical.scope import REPLACEMENT_PRICE_REASON, UNANSWERED_REASON, needs_clarification, out_of_scope_reason
@@ -30,14 +31,23 @@ def ents(*labels):
         ("is it safe while I'm on HRT", ["medicine"], "names a medicine or a dose"),
         ("how much is a new knee if i go private", ["knee_part"], REPLACEMENT_PRICE_REASON),
         ("And the knee replacement surgery, how much cost exactly?", ["treatment"], REPLACEMENT_PRICE_REASON),
-        ("can stem cells help my diabetes", ["treatment", "comorbidity"],
-         "is about a condition the articles do not cover"),
+        (
+            "can stem cells help my diabetes",
+            ["treatment", "comorbidity"],
+            "is about a condition the articles do not cover",
+        ),
         # any other condition stays out of scope even in the knee
-        ("I have a tumour in my knee, can stem cells treat it?", ["other_condition", "knee_part", "treatment"],
-         "is about a condition the articles do not cover"),
+        (
+            "I have a tumour in my knee, can stem cells treat it?",
+            ["other_condition", "knee_part", "treatment"],
+            "is about a condition the articles do not cover",
+        ),
         ("can stem cells fix my kidney", ["treatment", "other_body_part"], "is about another part of the body"),
-        ("chemo side effects and my knee", ["other_condition", "knee_part"],
-         "is about a condition the articles do not cover"),
+        (
+            "chemo side effects and my knee",
+            ["other_condition", "knee_part"],
+            "is about a condition the articles do not cover",
+        ),
     ],
 )
 def test_out_of_scope(text, labels, reason):

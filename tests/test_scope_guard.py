@@ -1,4 +1,5 @@
 """The ScopeGuard NLU component overrules the classifier for out-of-scope messages."""
+
 from rasa.shared.nlu.training_data.message import Message
 
 from components.scope_guard import REASON_KEY, ScopeGuard
@@ -7,25 +8,34 @@ from components.scope_guard import REASON_KEY, ScopeGuard
 def classified(text, intent, entities):
     message = Message(data={"text": text})
     message.set("intent", {"name": intent, "confidence": 0.93}, add_to_output=True)
-    message.set("intent_ranking", [{"name": intent, "confidence": 0.93}, {"name": "out_of_scope", "confidence": 0.05}],
-                add_to_output=True)
+    message.set(
+        "intent_ranking",
+        [{"name": intent, "confidence": 0.93}, {"name": "out_of_scope", "confidence": 0.05}],
+        add_to_output=True,
+    )
     message.set("entities", entities, add_to_output=True)
     return message
 
 
 def test_overrules_an_article_intent_for_a_medicine_question():
-    message = classified("whats a good painkiller like tylenol for toothache", "ask_treatment_alternatives",
-                         [{"entity": "medicine", "value": "tylenol"}])
+    message = classified(
+        "whats a good painkiller like tylenol for toothache",
+        "ask_treatment_alternatives",
+        [{"entity": "medicine", "value": "tylenol"}],
+    )
     (out,) = ScopeGuard().process([message])
     assert out.get("intent") == {"name": "out_of_scope", "confidence": 1.0}
     assert [r["name"] for r in out.get("intent_ranking")] == ["out_of_scope", "ask_treatment_alternatives"]
-    assert out.get(REASON_KEY) == {"reason": "the message names a medicine or a dose",
-                                   "overruled_intent": "ask_treatment_alternatives"}
+    assert out.get(REASON_KEY) == {
+        "reason": "the message names a medicine or a dose",
+        "overruled_intent": "ask_treatment_alternatives",
+    }
 
 
 def test_leaves_an_in_scope_message_alone():
-    message = classified("how much are stem cells for my knee", "ask_msc_cost",
-                         [{"entity": "treatment"}, {"entity": "knee_part"}])
+    message = classified(
+        "how much are stem cells for my knee", "ask_msc_cost", [{"entity": "treatment"}, {"entity": "knee_part"}]
+    )
     (out,) = ScopeGuard().process([message])
     assert out.get("intent")["name"] == "ask_msc_cost"
     assert out.get(REASON_KEY) is None

@@ -1,11 +1,19 @@
 """The self-check's questions (clinical/content/self_check.yml) and their logic (clinical/self_check.py)."""
+
 from __future__ import annotations
 
 import pytest
 
 from clinical.self_check import (
-    NO, UNSURE, YES, answers_already_given, conversation_findings, ended_early, findings_of_answers,
-    load_questions, next_question,
+    NO,
+    UNSURE,
+    YES,
+    answers_already_given,
+    conversation_findings,
+    ended_early,
+    findings_of_answers,
+    load_questions,
+    next_question,
 )
 from clinical.triage import Findings, Level, Status, load_rules, triage
 from scripts.build_self_check_domain import main as check_generated_domain
@@ -15,11 +23,12 @@ RULE_CODES = set().union(*(rule.findings for rule in load_rules()))
 DESCRIPTIVE = {"grating_or_stiff"}  # asked for the article's signs and kept for staff; no rule uses it
 
 
-def ask_all(answer_for, findings=Findings()):
+def ask_all(answer_for, findings=None):
     """Walk the form: answer each next question with answer_for(question); the slots asked, in order."""
+    findings = findings or Findings()
     answers, asked = {}, []
     while True:
-        known = findings.merged(findings_of_answers(answers))
+        known = findings.updated_by(findings_of_answers(answers))
         question = next_question(known, answers)
         if question is None or ended_early(answers):
             return asked, answers
@@ -30,7 +39,9 @@ def ask_all(answer_for, findings=Findings()):
 def test_every_question_asks_about_a_finding_the_triage_rules_use():
     assert [q.finding for q in QUESTIONS if q.finding not in RULE_CODES] == sorted(DESCRIPTIVE)
     for question in QUESTIONS:
-        assert set(question.ask_if + question.ask_if_all + question.ask_unless) <= RULE_CODES | {q.finding for q in QUESTIONS}
+        assert set(question.ask_if + question.ask_if_all + question.ask_unless) <= RULE_CODES | {
+            q.finding for q in QUESTIONS
+        }
 
 
 def test_slots_are_unique_and_questions_are_questions():
@@ -81,7 +92,7 @@ def test_what_the_patient_already_said_is_not_asked_again():
     said = Findings.of(present=["injury", "swelling"], absent=["fever"])
     given = answers_already_given(said, {})
     assert given["sc_injury"] == YES and given["sc_swelling"] == YES
-    asked, _ = ask_all(lambda q: q.absent_when, findings=conversation_findings([], given).merged(said))
+    asked, _ = ask_all(lambda q: q.absent_when, findings=conversation_findings([], given).updated_by(said))
     assert "sc_injury" not in asked and "sc_swelling" not in asked
 
 
@@ -126,7 +137,7 @@ def test_the_latest_turn_is_split_from_what_came_before():
     assert earlier_and_latest(()) == (Findings(), Findings())
 
 
-@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.slot)
+@pytest.mark.parametrize("question", [q for q in QUESTIONS if q.answered_by], ids=lambda q: q.slot)
 def test_words_reach_the_same_level_as_the_question_they_answer(question):
     """The red-flag check reads words; the summary reads answers. Each code that answers a question
     must reach at least the level of that answer, so the check never escalates later than the summary."""

@@ -1,13 +1,14 @@
 """The self-check's actions (actions/forms.py, actions/triage_replies.py): events returned and
 messages sent, with the fixture trio of tests/conftest.py."""
+
 from __future__ import annotations
 
 import pytest
 from rasa_sdk.events import SlotSet
 
 from actions.forms import ActionStartSelfCheck, ValidateSelfCheckForm
-from clinical.self_check import question_slots
 from actions.triage_replies import ActionAfterRedFlagQuestions, ActionSelfCheckSummary, ActionTriageNextSteps
+from clinical.self_check import question_slots
 from tests.conftest import make_tracker, user_event
 
 NO_ANSWERS = {slot: None for slot in question_slots()}
@@ -18,10 +19,12 @@ def slot_values(events):
 
 
 def test_start_clears_old_answers_and_fills_what_was_already_said(domain, dispatcher):
-    earlier = user_event("I fell and it's swollen, no fever", "ask_knee_pain_symptoms",
-                         findings={"present": ["injury", "swelling"], "absent": ["fever"], "unsure": []})
-    tracker = make_tracker(domain, "check my symptoms", "start_self_check", history=[earlier],
-                           slots={"sc_hot": "yes"})
+    earlier = user_event(
+        "I fell and it's swollen, no fever",
+        "ask_knee_pain_symptoms",
+        findings={"present": ["injury", "swelling"], "absent": ["fever"], "unsure": []},
+    )
+    tracker = make_tracker(domain, "check my symptoms", "start_self_check", history=[earlier], slots={"sc_hot": "yes"})
     events = ActionStartSelfCheck().run(dispatcher, tracker, domain)
     values = slot_values(events)
     assert values["sc_injury"] == "yes" and values["sc_swelling"] == "yes"
@@ -30,30 +33,49 @@ def test_start_clears_old_answers_and_fills_what_was_already_said(domain, dispat
 
 
 def test_the_next_question_depends_on_the_answers(domain, dispatcher):
-    tracker = make_tracker(domain, "/affirm", "affirm", active_loop="self_check_form",
-                           slots={**NO_ANSWERS, "sc_adult": "yes", "sc_injury": "yes", "requested_slot": "sc_injury"})
+    tracker = make_tracker(
+        domain,
+        "/affirm",
+        "affirm",
+        active_loop="self_check_form",
+        slots={**NO_ANSWERS, "sc_adult": "yes", "sc_injury": "yes", "requested_slot": "sc_injury"},
+    )
     assert ValidateSelfCheckForm().run(dispatcher, tracker, domain) == [SlotSet("requested_slot", "sc_deformity")]
 
 
 def test_an_answer_in_words_fills_the_question_and_any_other_it_answers(domain, dispatcher):
-    tracker = make_tracker(domain, "it's swollen and I can't put weight on it", "ask_knee_pain_symptoms",
-                           active_loop="self_check_form",
-                           slots={**NO_ANSWERS, "sc_adult": "yes", "requested_slot": "sc_injury"},
-                           findings={"present": ["swelling", "cannot_bear_weight"], "absent": [], "unsure": []})
+    tracker = make_tracker(
+        domain,
+        "it's swollen and I can't put weight on it",
+        "ask_knee_pain_symptoms",
+        active_loop="self_check_form",
+        slots={**NO_ANSWERS, "sc_adult": "yes", "requested_slot": "sc_injury"},
+        findings={"present": ["swelling", "cannot_bear_weight"], "absent": [], "unsure": []},
+    )
     values = slot_values(ValidateSelfCheckForm().run(dispatcher, tracker, domain))
     assert values["sc_swelling"] == "yes" and values["sc_weight_bearing"] == "no"
     assert values["requested_slot"] == "sc_injury"  # still unanswered, asked again
 
 
 def test_a_message_that_answers_nothing_fills_no_slot_so_rasa_lets_the_rules_answer_it(domain, dispatcher):
-    tracker = make_tracker(domain, "how much is it?", "ask_msc_cost", active_loop="self_check_form",
-                           slots={**NO_ANSWERS, "sc_adult": "yes", "requested_slot": "sc_injury"})
+    tracker = make_tracker(
+        domain,
+        "how much is it?",
+        "ask_msc_cost",
+        active_loop="self_check_form",
+        slots={**NO_ANSWERS, "sc_adult": "yes", "requested_slot": "sc_injury"},
+    )
     assert ValidateSelfCheckForm().run(dispatcher, tracker, domain) == [SlotSet("requested_slot", "sc_injury")]
 
 
 def test_an_under_16_ends_the_form(domain, dispatcher):
-    tracker = make_tracker(domain, "/deny", "deny", active_loop="self_check_form",
-                           slots={**NO_ANSWERS, "sc_adult": "no", "requested_slot": "sc_adult"})
+    tracker = make_tracker(
+        domain,
+        "/deny",
+        "deny",
+        active_loop="self_check_form",
+        slots={**NO_ANSWERS, "sc_adult": "no", "requested_slot": "sc_adult"},
+    )
     assert ValidateSelfCheckForm().run(dispatcher, tracker, domain) == [SlotSet("requested_slot", None)]
 
 
@@ -66,7 +88,9 @@ def test_an_under_16_ends_the_form(domain, dispatcher):
         ({"sc_adult": "yes", "sc_injury": "yes", "sc_weight_bearing": "no"}, "emergency", "Emergency"),
     ],
 )
-def test_summary_gives_level_reasons_what_to_do_booking_and_stores_the_result(domain, dispatcher, answers, level, label):
+def test_summary_gives_level_reasons_what_to_do_booking_and_stores_the_result(
+    domain, dispatcher, answers, level, label
+):
     tracker = make_tracker(domain, "/deny", "deny", slots={**NO_ANSWERS, **answers})
     events = ActionSelfCheckSummary().run(dispatcher, tracker, domain)
     summary, closing = dispatcher.messages[0]["text"], dispatcher.messages[-1]
@@ -87,8 +111,12 @@ def test_summary_for_an_under_16_points_to_a_parent_and_their_doctor(domain, dis
 
 
 def test_after_an_urgent_escalation_the_question_is_answered_too(domain, dispatcher):
-    result = {"level": "urgent", "reasons": [{"rule": "locked_knee", "level": "urgent",
-                                              "reason": "your knee has locked", "concern": "a torn meniscus"}]}
+    result = {
+        "level": "urgent",
+        "reasons": [
+            {"rule": "locked_knee", "level": "urgent", "reason": "your knee has locked", "concern": "a torn meniscus"}
+        ],
+    }
     tracker = make_tracker(domain, "it locked, and what does it cost?", "ask_msc_cost", slots={"triage_result": result})
     ActionTriageNextSteps().run(dispatcher, tracker, domain)
     sent = [m.get("text") or "" for m in dispatcher.messages]
@@ -98,8 +126,17 @@ def test_after_an_urgent_escalation_the_question_is_answered_too(domain, dispatc
 
 
 def test_after_an_emergency_escalation_no_article_answer_distracts(domain, dispatcher):
-    result = {"level": "emergency", "reasons": [{"rule": "bone_showing", "level": "emergency",
-                                                 "reason": "bone may be showing", "concern": "an open fracture"}]}
+    result = {
+        "level": "emergency",
+        "reasons": [
+            {
+                "rule": "bone_showing",
+                "level": "emergency",
+                "reason": "bone may be showing",
+                "concern": "an open fracture",
+            }
+        ],
+    }
     tracker = make_tracker(domain, "bone showing, what does it cost?", "ask_msc_cost", slots={"triage_result": result})
     ActionTriageNextSteps().run(dispatcher, tracker, domain)
     assert not any("About your question" in (m.get("text") or "") for m in dispatcher.messages)
@@ -108,8 +145,9 @@ def test_after_an_emergency_escalation_no_article_answer_distracts(domain, dispa
 def test_after_an_urgent_escalation_a_mixed_message_gets_its_best_ranked_topic_named(domain, dispatcher):
     result = {"level": "urgent", "reasons": []}
     ranking = [{"name": "nlu_fallback", "confidence": 0.6}, {"name": "ask_msc_cost", "confidence": 0.41}]
-    tracker = make_tracker(domain, "it locked... how much is it?", "nlu_fallback", ranking=ranking,
-                           slots={"triage_result": result})
+    tracker = make_tracker(
+        domain, "it locked... how much is it?", "nlu_fallback", ranking=ranking, slots={"triage_result": result}
+    )
     ActionTriageNextSteps().run(dispatcher, tracker, domain)
     assert any("About your question (Cost of stem cell therapy)" in (m.get("text") or "") for m in dispatcher.messages)
 
@@ -117,28 +155,55 @@ def test_after_an_urgent_escalation_a_mixed_message_gets_its_best_ranked_topic_n
 def test_after_an_urgent_escalation_the_question_in_a_mixed_message_is_looked_up_on_its_own(domain, dispatcher):
     # The classifier, reading the whole message, leans to symptoms; the question is about cost.
     ranking = [{"name": "nlu_fallback", "confidence": 0.6}, {"name": "ask_knee_pain_symptoms", "confidence": 0.35}]
-    tracker = make_tracker(domain, "it locked this morning and won't straighten. how much does stem cell therapy cost?",
-                           "nlu_fallback", ranking=ranking, slots={"triage_result": {"level": "urgent", "reasons": []}})
+    tracker = make_tracker(
+        domain,
+        "it locked this morning and won't straighten. how much does stem cell therapy cost?",
+        "nlu_fallback",
+        ranking=ranking,
+        slots={"triage_result": {"level": "urgent", "reasons": []}},
+    )
     ActionTriageNextSteps().run(dispatcher, tracker, domain)
     assert any("About your question (Cost of stem cell therapy)" in (m.get("text") or "") for m in dispatcher.messages)
 
 
 def test_after_an_urgent_escalation_a_weak_guess_is_not_answered(domain, dispatcher):
     ranking = [{"name": "nlu_fallback", "confidence": 0.8}, {"name": "ask_msc_cost", "confidence": 0.1}]
-    tracker = make_tracker(domain, "it locked", "nlu_fallback", ranking=ranking,
-                           slots={"triage_result": {"level": "urgent", "reasons": []}})
+    tracker = make_tracker(
+        domain,
+        "it locked",
+        "nlu_fallback",
+        ranking=ranking,
+        slots={"triage_result": {"level": "urgent", "reasons": []}},
+    )
     ActionTriageNextSteps().run(dispatcher, tracker, domain)
     assert not any("About your question" in (m.get("text") or "") for m in dispatcher.messages)
 
 
 def test_a_same_day_red_flag_answer_is_said_before_the_next_question(domain, dispatcher):
-    tracker = make_tracker(domain, "/affirm", "affirm", active_loop="self_check_form",
-                           history=[user_event("check my symptoms", "start_self_check"),
-                                    {"event": "slot", "name": "sc_adult", "value": "yes"}],
-                           slots={**NO_ANSWERS, "sc_adult": "yes", "sc_injury": "no", "sc_weight_bearing": "yes",
-                                  "sc_foot": "no", "sc_hot": "no", "sc_swelling": "no", "sc_calf": "no",
-                                  "sc_pop": "no", "sc_straighten": "yes", "sc_locked": "yes",
-                                  "requested_slot": "sc_locked"})
+    tracker = make_tracker(
+        domain,
+        "/affirm",
+        "affirm",
+        active_loop="self_check_form",
+        history=[
+            user_event("check my symptoms", "start_self_check"),
+            {"event": "slot", "name": "sc_adult", "value": "yes"},
+        ],
+        slots={
+            **NO_ANSWERS,
+            "sc_adult": "yes",
+            "sc_injury": "no",
+            "sc_weight_bearing": "yes",
+            "sc_foot": "no",
+            "sc_hot": "no",
+            "sc_swelling": "no",
+            "sc_calf": "no",
+            "sc_pop": "no",
+            "sc_straighten": "yes",
+            "sc_locked": "yes",
+            "requested_slot": "sc_locked",
+        },
+    )
     tracker.events.append({"event": "slot", "name": "sc_locked", "value": "yes"})
     events = ValidateSelfCheckForm().run(dispatcher, tracker, domain)
     assert dispatcher.messages[0]["response"] == "utter_urgent_care"
@@ -148,9 +213,14 @@ def test_a_same_day_red_flag_answer_is_said_before_the_next_question(domain, dis
 
 
 def test_a_question_asked_with_an_answer_in_words_is_answered_too(domain, dispatcher):
-    tracker = make_tracker(domain, "it's swollen. how much is treatment?", "ask_msc_cost", active_loop="self_check_form",
-                           slots={**NO_ANSWERS, "sc_adult": "yes", "requested_slot": "sc_injury"},
-                           findings={"present": ["swelling"], "absent": [], "unsure": []})
+    tracker = make_tracker(
+        domain,
+        "it's swollen. how much is treatment?",
+        "ask_msc_cost",
+        active_loop="self_check_form",
+        slots={**NO_ANSWERS, "sc_adult": "yes", "requested_slot": "sc_injury"},
+        findings={"present": ["swelling"], "absent": [], "unsure": []},
+    )
     events = ValidateSelfCheckForm().run(dispatcher, tracker, domain)
     assert slot_values(events)["sc_swelling"] == "yes"
     assert any("Cost" in (m.get("text") or "") or "cost" in (m.get("text") or "") for m in dispatcher.messages)
@@ -159,11 +229,15 @@ def test_a_question_asked_with_an_answer_in_words_is_answered_too(domain, dispat
 def test_an_answer_the_topic_resolver_only_guessed_a_topic_for_gets_no_article(domain, dispatcher):
     from clinical.topic_choice import AGREED
 
-    tracker = make_tracker(domain, "it's swollen and stiff in the mornings", "ask_oa_symptoms",
-                           active_loop="self_check_form",
-                           slots={**NO_ANSWERS, "sc_adult": "yes", "requested_slot": "sc_injury"},
-                           findings={"present": ["swelling", "stiffness"], "absent": [], "unsure": []},
-                           topic_choice={"action": "answer", "topics": ["ask_oa_symptoms"], "reason": AGREED})
+    tracker = make_tracker(
+        domain,
+        "it's swollen and stiff in the mornings",
+        "ask_oa_symptoms",
+        active_loop="self_check_form",
+        slots={**NO_ANSWERS, "sc_adult": "yes", "requested_slot": "sc_injury"},
+        findings={"present": ["swelling", "stiffness"], "absent": [], "unsure": []},
+        topic_choice={"action": "answer", "topics": ["ask_oa_symptoms"], "reason": AGREED},
+    )
     events = ValidateSelfCheckForm().run(dispatcher, tracker, domain)
     assert slot_values(events)["sc_swelling"] == "yes"
     assert not any("Source" in (m.get("text") or "") for m in dispatcher.messages)
@@ -182,13 +256,20 @@ def test_stopping_keeps_the_result_and_says_what_to_do_when_it_matters(domain, d
 
 # --- after the closed red-flag questions (actions/triage_replies.py) ----------------------------
 def asked_about(message_event):
-    return [message_event, {"event": "slot", "name": "red_flag_questions_asked", "value": ["weight_bearing"]},
-            {"event": "action", "name": "utter_red_flag_questions"}, {"event": "action", "name": "action_listen"}]
+    return [
+        message_event,
+        {"event": "slot", "name": "red_flag_questions_asked", "value": ["weight_bearing"]},
+        {"event": "action", "name": "utter_red_flag_questions"},
+        {"event": "action", "name": "action_listen"},
+    ]
 
 
 def test_no_to_the_red_flag_questions_answers_the_question_the_message_asked(domain, dispatcher):
-    asked = user_event("I slipped, how much does stem cell therapy cost?", "ask_msc_cost",
-                       findings={"present": ["injury"], "absent": [], "unsure": []})
+    asked = user_event(
+        "I slipped, how much does stem cell therapy cost?",
+        "ask_msc_cost",
+        findings={"present": ["injury"], "absent": [], "unsure": []},
+    )
     tracker = make_tracker(domain, "/deny", "deny", history=asked_about(asked))
     events = ActionAfterRedFlagQuestions().run(dispatcher, tracker, domain)
     assert dispatcher.messages[0]["response"] == "utter_no_red_flag_now"
@@ -197,9 +278,13 @@ def test_no_to_the_red_flag_questions_answers_the_question_the_message_asked(dom
 
 
 def test_no_to_the_red_flag_questions_about_a_described_problem_offers_the_self_check(domain, dispatcher):
-    described = user_event("my knee hurts on the stairs", "ask_knee_pain_symptoms", confidence=0.2,
-                           ranking=[{"name": "nlu_fallback", "confidence": 0.7}],
-                           findings={"present": ["knee_pain"], "absent": [], "unsure": []})
+    described = user_event(
+        "my knee hurts on the stairs",
+        "ask_knee_pain_symptoms",
+        confidence=0.2,
+        ranking=[{"name": "nlu_fallback", "confidence": 0.7}],
+        findings={"present": ["knee_pain"], "absent": [], "unsure": []},
+    )
     described["parse_data"]["intent"] = {"name": "nlu_fallback", "confidence": 0.7}
     tracker = make_tracker(domain, "/deny", "deny", history=asked_about(described))
     ActionAfterRedFlagQuestions().run(dispatcher, tracker, domain)
@@ -207,10 +292,16 @@ def test_no_to_the_red_flag_questions_about_a_described_problem_offers_the_self_
 
 
 def test_no_after_a_same_day_reply_keeps_the_same_day_advice(domain, dispatcher):
-    locked = user_event("my knee locked this morning", "ask_knee_pain_symptoms",
-                        findings={"present": ["locked"], "absent": [], "unsure": []})
-    history = [locked, {"event": "action", "name": "utter_urgent_care"},
-               {"event": "action", "name": "action_triage_next_steps"}] + asked_about(locked)[1:]
+    locked = user_event(
+        "my knee locked this morning",
+        "ask_knee_pain_symptoms",
+        findings={"present": ["locked"], "absent": [], "unsure": []},
+    )
+    history = [
+        locked,
+        {"event": "action", "name": "utter_urgent_care"},
+        {"event": "action", "name": "action_triage_next_steps"},
+    ] + asked_about(locked)[1:]
     tracker = make_tracker(domain, "/deny", "deny", history=history)
     ActionAfterRedFlagQuestions().run(dispatcher, tracker, domain)
     assert [m.get("response") for m in dispatcher.messages] == ["utter_not_an_emergency_but_today"]

@@ -1,5 +1,6 @@
 """End to end, through the REST channel: the guided self-check and the red-flag escalation, with the
 real action server, and with the action server stopped."""
+
 from __future__ import annotations
 
 import json
@@ -7,17 +8,10 @@ import sqlite3
 
 import pytest
 
-from tests.patients import EMERGENCY_NUMBER, NOTHING_WRONG, asked, is_emergency, new_sender, texts
-from tests.servers import Assistant
+from harness.patients import EMERGENCY_NUMBER, NOTHING_WRONG, asked, is_emergency, new_sender, texts
+from harness.servers import Assistant
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def assistant(tmp_path_factory):
-    running = Assistant(tmp_path_factory.mktemp("self-check")).start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +25,9 @@ def assistant_without_actions(tmp_path_factory):
 
 def slot_events(assistant, sender, slot):
     with sqlite3.connect(assistant.tracker_db) as db:
-        rows = db.execute("SELECT data FROM events WHERE sender_id = ? AND type_name = 'slot' ORDER BY id",
-                          (sender,)).fetchall()
+        rows = db.execute(
+            "SELECT data FROM events WHERE sender_id = ? AND type_name = 'slot' ORDER BY id", (sender,)
+        ).fetchall()
     return [json.loads(data)["value"] for (data,) in rows if json.loads(data)["name"] == slot]
 
 
@@ -95,8 +90,8 @@ def test_stop_and_start_again(assistant):
 def test_a_red_flag_answer_mid_form_escalates_first_and_ends_the_check(assistant):
     sender = new_sender()
     assistant.say(sender, "/start_self_check")
-    assistant.say(sender, "/affirm")           # 16 or older
-    assistant.say(sender, "/affirm")           # an injury
+    assistant.say(sender, "/affirm")  # 16 or older
+    assistant.say(sender, "/affirm")  # an injury
     replies = assistant.say(sender, "/affirm")  # the knee looks deformed
     assert is_emergency(texts(replies)[0])
     assert asked(replies) is None
@@ -114,7 +109,9 @@ def test_a_red_flag_in_words_mid_form_escalates_first(assistant):
 
 
 def test_urgent_red_flag_outside_the_form_comes_first_then_the_question_is_answered(assistant):
-    replies = assistant.say(new_sender(), "my knee locked up this morning and won't straighten. how much does stem cell therapy cost?")
+    replies = assistant.say(
+        new_sender(), "my knee locked up this morning and won't straighten. how much does stem cell therapy cost?"
+    )
     assert "today" in texts(replies)[0] and not any(is_emergency(t) for t in texts(replies))
     assert "You told me your knee has locked" in texts(replies)[1]
     # the question is answered, under the topic's name (a mixed message is a guess, shown as one)
@@ -130,7 +127,9 @@ def test_only_escalations_contain_the_emergency_number(assistant):
 
 def test_emergency_reply_with_the_action_server_down(assistant_without_actions):
     sender = new_sender()
-    replies = assistant_without_actions.say(sender, "hi, how much do stem cells cost? also I fell off a ladder and my knee is bent sideways")
+    replies = assistant_without_actions.say(
+        sender, "hi, how much do stem cells cost? also I fell off a ladder and my knee is bent sideways"
+    )
     first = texts(replies)[0]
     assert is_emergency(first) and "out of place" in first
     # the structured result is stored even without the action server

@@ -1,4 +1,5 @@
 """The project's blank English spaCy pipeline: versioned path, fresh build, lemmas and entities."""
+
 import json
 
 import pytest
@@ -59,7 +60,9 @@ def test_build_is_reproducible_from_the_pattern_file():
     fresh = build(SPEC)
     assert fresh.pipe_names == ["lemmatizer", "entity_ruler"]
     assert [(e.text, e.label_) for e in fresh("stem cells for my shoulder").ents] == [
-        ("stem cells", "treatment"), ("shoulder", "other_body_part")]
+        ("stem cells", "treatment"),
+        ("shoulder", "other_body_part"),
+    ]
 
 
 def test_rasa_and_the_finding_extractor_read_with_one_copy_of_the_pipeline():

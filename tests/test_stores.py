@@ -1,6 +1,7 @@
 """The tracker store and the lock store against real PostgreSQL and Redis (Debian's, on loopback):
 redaction before storage, riding out a database or Redis restart, tickets that stay unique when
 several instances take them at once, and the retention job."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,17 +9,18 @@ import json
 import sqlite3
 import threading
 import time
+from typing import Optional
 
 import pytest
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from harness.services import PostgreSQL, Redis
 from privacy.retention import delete_quiet_conversations
 from stores.lock_store import ConversationLockStore, RedisTicketLockStore
 from stores.tracker_store import PrivateTrackerStore, TrackerStoreUnavailable
 from tests.conftest import ROOT
-from tests.services import PostgreSQL, Redis
 
 pytestmark = pytest.mark.slow
 
@@ -50,21 +52,31 @@ def pg_store(postgres, domain, monkeypatch):
     return PrivateTrackerStore(domain)
 
 
-def conversation(sender: str, *texts: str, at: float = None) -> DialogueStateTracker:
+def conversation(sender: str, *texts: str, at: Optional[float] = None) -> DialogueStateTracker:
     tracker = DialogueStateTracker(sender, [])
     for text in texts:
-        tracker.update(UserUttered(text, {"name": "greet", "confidence": 1.0},
-                                   parse_data={"text": text, "intent": {"name": "greet"}, "entities": [
-                                       {"entity": "x", "value": text, "start": 0, "end": len(text)}]},
-                                   timestamp=at))
+        tracker.update(
+            UserUttered(
+                text,
+                {"name": "greet", "confidence": 1.0},
+                parse_data={
+                    "text": text,
+                    "intent": {"name": "greet"},
+                    "entities": [{"entity": "x", "value": text, "start": 0, "end": len(text)}],
+                },
+                timestamp=at,
+            )
+        )
         tracker.update(ActionExecuted("utter_greet", timestamp=at))
         tracker.update(BotUttered("Hello!", timestamp=at))
     return tracker
 
 
 def stored_rows(postgres, sender):
-    return [json.loads(data) for (data,) in
-            postgres.query("SELECT data FROM events WHERE sender_id = %s ORDER BY id", sender)]
+    return [
+        json.loads(data)
+        for (data,) in postgres.query("SELECT data FROM events WHERE sender_id = %s ORDER BY id", sender)
+    ]
 
 
 def test_messages_are_redacted_before_they_are_stored(pg_store, postgres):

@@ -1,12 +1,16 @@
 """Buttons and long texts on text-only channels (channels/text_options.py)."""
+
 from __future__ import annotations
 
 import pytest
 
 from channels.text_options import OfferedOptions, numbered, payload_for, render, split
 
-BUTTONS = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"},
-           {"title": "Not sure", "payload": "/unsure"}]
+BUTTONS = [
+    {"title": "Yes", "payload": "/affirm"},
+    {"title": "No", "payload": "/deny"},
+    {"title": "Not sure", "payload": "/unsure"},
+]
 
 
 def test_buttons_become_numbered_options_and_no_payload_is_shown():
@@ -14,8 +18,19 @@ def test_buttons_become_numbered_options_and_no_payload_is_shown():
     assert "1. Yes\n2. No\n3. Not sure" in text and "/" not in text
 
 
-@pytest.mark.parametrize("reply,payload", [("1", "/affirm"), (" 2 ", "/deny"), ("3.", "/unsure"), ("not sure", "/unsure"),
-                                           ("Not sure!", "/unsure"), ("yes", "/affirm"), ("4", None), ("yes it is", None)])
+@pytest.mark.parametrize(
+    "reply,payload",
+    [
+        ("1", "/affirm"),
+        (" 2 ", "/deny"),
+        ("3.", "/unsure"),
+        ("not sure", "/unsure"),
+        ("Not sure!", "/unsure"),
+        ("yes", "/affirm"),
+        ("4", None),
+        ("yes it is", None),
+    ],
+)
 def test_a_number_or_the_options_words_map_back(reply, payload):
     assert payload_for(reply, BUTTONS) == payload
 
@@ -36,7 +51,7 @@ def test_offered_options_expire():
 
 @pytest.mark.parametrize("limit", [40, 160, 1600])
 def test_long_text_is_split_within_the_limit_without_losing_words(limit):
-    text = ("The clinic article says knee pain is common. " * 30 + "\n\n" + "Stem cells are investigational. " * 40)
+    text = "The clinic article says knee pain is common. " * 30 + "\n\n" + "Stem cells are investigational. " * 40
     parts = split(text, limit)
     assert all(len(part) <= limit for part in parts)
     assert " ".join(" ".join(parts).split()) == " ".join(text.split())

@@ -1,4 +1,5 @@
 """The triage rules (clinical/content/red_flags.yml) and the engine (clinical/triage.py)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -101,7 +102,9 @@ def test_ottawa_items_raise_urgency_and_never_lower_it():
     # age on top of an emergency leaves it an emergency
     assert triage(Findings.of(present=["injury", "deformity", "age_55_plus"])).level is Level.EMERGENCY
     # being under 55 lowers nothing
-    assert triage(Findings.of(present=["injury", "cannot_bear_weight"], absent=["age_55_plus"])).level is Level.EMERGENCY
+    assert (
+        triage(Findings.of(present=["injury", "cannot_bear_weight"], absent=["age_55_plus"])).level is Level.EMERGENCY
+    )
 
 
 def test_the_highest_level_wins_and_every_reason_is_kept():
@@ -118,7 +121,7 @@ def test_only_thoughts_of_suicide_bring_the_crisis_line():
 
 def test_a_later_unsure_answer_never_undoes_a_present_finding():
     earlier = Findings.of(present=["injury", "cannot_bear_weight"])
-    later = earlier.merged(Findings.of(unsure=["cannot_bear_weight"]))
+    later = earlier.updated_by(Findings.of(unsure=["cannot_bear_weight"]))
     assert later.status("cannot_bear_weight") is Status.PRESENT
     assert triage(later).level is Level.EMERGENCY
 
@@ -129,9 +132,14 @@ def test_structured_result_for_clinic_staff():
     record = triage(findings, now=when).as_record(findings)
     assert record == {
         "level": "urgent",
-        "reasons": [{"rule": "locked_knee", "level": "urgent",
-                     "reason": "your knee has locked or got stuck and will not fully straighten",
-                     "concern": "a torn meniscus caught in the joint"}],
+        "reasons": [
+            {
+                "rule": "locked_knee",
+                "level": "urgent",
+                "reason": "your knee has locked or got stuck and will not fully straighten",
+                "concern": "a torn meniscus caught in the joint",
+            }
+        ],
         "findings": {"injury": "absent", "locked": "present"},
         "crisis_line": False,
         "decided_at": "2026-11-20T12:00:00+00:00",
@@ -180,8 +188,14 @@ def test_escalation_keeps_only_the_rules_the_latest_message_took_part_in():
 
 @pytest.mark.parametrize(
     "question_code,with_codes",
-    [("foot_changes", ["injury"]), ("foot_cold_pale_or_blue", []), ("fever_or_unwell", ["hot_or_red_joint"]),
-     ("calf_signs", []), ("blood_thinners_or_bleeding_disorder", ["swelling", "injury"]), ("kneecap_out_now", [])],
+    [
+        ("foot_changes", ["injury"]),
+        ("foot_cold_pale_or_blue", []),
+        ("fever_or_unwell", ["hot_or_red_joint"]),
+        ("calf_signs", []),
+        ("blood_thinners_or_bleeding_disorder", ["swelling", "injury"]),
+        ("kneecap_out_now", []),
+    ],
 )
 def test_the_self_checks_questions_reach_the_emergency_rules(question_code, with_codes):
     assert triage(Findings.of(present=[question_code, *with_codes])).level is Level.EMERGENCY

@@ -4,6 +4,7 @@ and held out of every training set.
 They measure the red-flag check (tests/test_vignettes.py runs the assistant over them: recall must
 be 100%, over-triage at most 10%).
 """
+
 from collections import Counter
 from pathlib import Path
 
@@ -13,9 +14,9 @@ import yaml
 from clinical.red_flag_check import kind_concerns
 from clinical.red_flag_model import load_corpus
 from clinical.triage import Level
+from harness.blind_rounds import known_misses, load_round, rounds
+from harness.nlu_sets import TRAINING_FILES, comparable, read_examples
 from scripts.tune_red_flag_model import unspent_rounds
-from tests.blind_rounds import known_misses, load_round, rounds
-from tests.nlu_sets import TRAINING_FILES, comparable, read_examples
 
 VIGNETTES = Path(__file__).resolve().parent / "vignettes"
 SINGLE = yaml.safe_load((VIGNETTES / "single_messages.yml").read_text())["vignettes"]
@@ -28,9 +29,19 @@ SETS = {"round1": (SINGLE, CONVERSATIONS), "round2": (SINGLE_2, CONVERSATIONS_2)
 # the training data writes them too.
 EVERYONES_WORDS = 4
 EMERGENCY_KINDS = {
-    "deformity_after_injury", "cannot_bear_weight_after_injury", "septic_arthritis", "neurovascular",
-    "tendon_rupture", "dvt", "pulmonary_embolism", "haemarthrosis", "patellar_dislocation_not_reducing",
-    "chest_pain", "stroke", "breathing_difficulty", "suicidal_thoughts",
+    "deformity_after_injury",
+    "cannot_bear_weight_after_injury",
+    "septic_arthritis",
+    "neurovascular",
+    "tendon_rupture",
+    "dvt",
+    "pulmonary_embolism",
+    "haemarthrosis",
+    "patellar_dislocation_not_reducing",
+    "chest_pain",
+    "stroke",
+    "breathing_difficulty",
+    "suicidal_thoughts",
 }
 
 
@@ -58,7 +69,9 @@ def test_conversations_have_late_red_flags_and_quiet_ones():
 
 def test_no_vignette_is_in_the_training_data():
     training = {comparable(text) for _, text in read_examples(TRAINING_FILES)}
-    texts = [v["text"] for v in SINGLE + SINGLE_2] + [turn for c in CONVERSATIONS + CONVERSATIONS_2 for turn in c["turns"]]
+    texts = [v["text"] for v in SINGLE + SINGLE_2] + [
+        turn for c in CONVERSATIONS + CONVERSATIONS_2 for turn in c["turns"]
+    ]
     long_enough = [t for t in texts if len(t.split()) > EVERYONES_WORDS]
     assert [t for t in long_enough if comparable(t) in training] == []
 

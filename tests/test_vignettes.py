@@ -5,14 +5,14 @@ patient's messages would. A reply "escalates" when its first message carries the
 contract: the emergency number and the word "emergency". The test fails unless every emergency
 vignette escalates (recall 100%) and at most 10% of the others do (over-triage); it prints both.
 """
+
 from __future__ import annotations
 
 import uuid
 
 import pytest
 
-from tests.conftest import load_domain
-from tests.servers import Assistant
+from harness.domain import load_domain
 from tests.test_vignette_sets import SETS
 
 pytestmark = pytest.mark.slow
@@ -24,13 +24,6 @@ MAX_OVER_TRIAGE = 0.10
 # messages (0.792 without them; issue 11). scripts/tune_red_flag_model still chooses 0.8 on the
 # development rounds (at 0.85 recall falls from 0.977 to 0.975), so the threshold stays.
 KNOWN_EARLY = {"R2-MT-05@2"}
-
-
-@pytest.fixture(scope="module")
-def assistant(tmp_path_factory):
-    running = Assistant(tmp_path_factory.mktemp("vignettes")).start()
-    yield running
-    running.stop()
 
 
 def escalates(replies) -> bool:
@@ -55,9 +48,11 @@ def test_single_message_vignettes(assistant, name, capsys):
         if vignette["level"] != "emergency" and escalated:
             over.append(vignette["id"])
     with capsys.disabled():
-        print(f"\n[vignettes] {name} single messages: red-flag recall "
-              f"{rate(len(emergencies) - len(missed), len(emergencies))}, over-triage {rate(len(over), len(others))}"
-              f"; missed {missed}, over-triaged {over}")
+        print(
+            f"\n[vignettes] {name} single messages: red-flag recall "
+            f"{rate(len(emergencies) - len(missed), len(emergencies))}, over-triage {rate(len(over), len(others))}"
+            f"; missed {missed}, over-triaged {over}"
+        )
     assert missed == []
     assert len(over) <= MAX_OVER_TRIAGE * len(others)
 
@@ -83,10 +78,12 @@ def test_multi_turn_vignettes(assistant, name, capsys):
                     missed.append(conversation["id"])
                 break
     with capsys.disabled():
-        print(f"\n[vignettes] {name} conversations: red-flag recall "
-              f"{rate(len(escalating) - len(missed), len(escalating))} (at the right turn), over-triage "
-              f"{rate(len(over), len(quiet))} of quiet conversations, {len(early)} escalations before the "
-              f"red-flag turn; missed {missed}, over-triaged {over}, early {early}")
+        print(
+            f"\n[vignettes] {name} conversations: red-flag recall "
+            f"{rate(len(escalating) - len(missed), len(escalating))} (at the right turn), over-triage "
+            f"{rate(len(over), len(quiet))} of quiet conversations, {len(early)} escalations before the "
+            f"red-flag turn; missed {missed}, over-triaged {over}, early {early}"
+        )
     assert missed == []
     unexplained_early = [turn for turn in early if turn not in KNOWN_EARLY]
     assert len(over) + len(unexplained_early) <= MAX_OVER_TRIAGE * len(conversations), (over, early)

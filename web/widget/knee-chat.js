@@ -3,7 +3,7 @@
  *
  *   <script src="/static/knee-chat.js" data-server="https://assistant.clinic.example"
  *           data-clinic-name="Knee Clinic" data-clinic-phone="+1 555 010 0100"
- *           data-emergency-number="911" data-color="#0b5cad" data-lang="en" defer></script>
+ *           data-color="#0b5cad" data-lang="en" defer></script>
  *
  * It loads socket.io-client from the same folder (bundled by `make install` from the npm registry)
  * and talks to Rasa's socketio channel with session persistence.
@@ -15,7 +15,9 @@
  *   - new messages are announced to screen readers (role="log", aria-live);
  *   - every bot text is put in the page as text, never as HTML; links are made only from http(s)
  *     and tel: addresses, and open safely (rel="noopener noreferrer");
- *   - an emergency reply raises a banner with a tap-to-call link, which stays until "start over";
+ *   - an emergency reply raises a banner with a tap-to-call link, which stays until "start over":
+ *     the server marks each message of an emergency reply with the number to call
+ *     ({"emergency": {"call": "<number>"}}, channels/socketio.py), so the widget keeps no number of its own;
  *   - socket.io reconnects by itself, and the widget asks for the same session again.
  * When the server requires a JWT (SOCKETIO_JWT_KEY), the page provides one, fresh for every
  * (re)connection, from the clinic's own backend:
@@ -30,7 +32,6 @@
     server: data.server || query.get("server") || window.location.protocol + "//" + window.location.hostname + ":5005",
     clinicName: data.clinicName || "the clinic",
     clinicPhone: data.clinicPhone || "",
-    emergencyNumber: data.emergencyNumber || "911",
     color: data.color || "#0b5cad",
     lang: data.lang || document.documentElement.lang || "en",
   };
@@ -44,7 +45,7 @@
   }
   function save(name, value) { try { store.setItem(KEY + name, JSON.stringify(value)); } catch (e) { /* full or off */ } }
 
-  var state = { session: load("session", null), history: load("history", []), emergency: load("emergency", false),
+  var state = { session: load("session", null), history: load("history", []), emergency: load("emergency", null),
                 open: load("open", false) };
 
   function el(tag, attrs, text) {
@@ -103,14 +104,16 @@
     return fragment;
   }
 
-  function isEmergency(text) {
-    return text.indexOf(config.emergencyNumber) !== -1 && /emergency/i.test(text);
+  // The number to call if the server marked this message as part of an emergency reply, else null.
+  function emergencyCall(message) {
+    var call = message.emergency && message.emergency.call;
+    return typeof call === "string" && /^[0-9+*#]{2,15}$/.test(call) ? call : null;
   }
 
-  function showEmergency() {
+  function showEmergency(number) {
     banner.textContent = "";
     banner.appendChild(document.createTextNode("This could be an emergency. "));
-    banner.appendChild(el("a", { href: "tel:" + config.emergencyNumber, "class": "kc-call" }, "Call " + config.emergencyNumber + " now"));
+    banner.appendChild(el("a", { href: "tel:" + number, "class": "kc-call" }, "Call " + number + " now"));
     banner.hidden = false;
   }
 
@@ -220,10 +223,11 @@
         return { title: String(b.title), payload: String(b.payload) };
       });
       add({ from: "bot", text: text, buttons: buttons });
-      if (isEmergency(text)) {
-        state.emergency = true;
-        save("emergency", true);
-        showEmergency();
+      var call = emergencyCall(message);
+      if (call) {
+        state.emergency = call;
+        save("emergency", call);
+        showEmergency(call);
       }
     });
   }
@@ -249,7 +253,7 @@
   panel.addEventListener("keydown", function (event) { if (event.key === "Escape") setOpen(false); });
   restart.addEventListener("click", function () {
     // A shared computer: forget this conversation in the browser and start a new session.
-    state.history = []; state.emergency = false; state.session = null;
+    state.history = []; state.emergency = null; state.session = null;
     ["history", "emergency", "session"].forEach(function (name) { store.removeItem(KEY + name); });
     log.textContent = ""; banner.hidden = true;
     confirmed = false;
@@ -263,7 +267,7 @@
   function start() {
     document.body.appendChild(root);
     state.history.forEach(render);
-    if (state.emergency) showEmergency();
+    if (typeof state.emergency === "string") showEmergency(state.emergency);
     if (state.open) {
       panel.hidden = false;
       root.setAttribute("data-open", "true");

@@ -5,6 +5,7 @@ Each server runs in the foreground in a directory of its own, on a free port, an
 restarted by the tests (the fault tests restart PostgreSQL and Redis under a conversation).
 PostgreSQL refuses to run as root; as root, it runs as the `postgres` user the package creates.
 """
+
 from __future__ import annotations
 
 import glob
@@ -21,7 +22,7 @@ from typing import Dict, List, Optional
 
 import requests
 
-from tests.servers import ROOT, Assistant, Process, free_port
+from harness.servers import ROOT, Assistant, Process, free_port
 
 NGINX_TEMPLATE = ROOT / "deploy" / "nginx" / "knee-assistant.conf.template"
 
@@ -61,9 +62,24 @@ class PostgreSQL:
         if os.geteuid() == 0:
             shutil.chown(self.data, "postgres", "postgres")
             shutil.chown(pwfile, "postgres", "postgres")
-        subprocess.run(_as_service_user([str(self.bin / "initdb"), "-D", str(self.data / "db"), "-U", "knee",
-                                         "--pwfile", str(pwfile), "--auth=scram-sha-256", "-E", "UTF8"]),
-                       check=True, capture_output=True)
+        subprocess.run(
+            _as_service_user(
+                [
+                    str(self.bin / "initdb"),
+                    "-D",
+                    str(self.data / "db"),
+                    "-U",
+                    "knee",
+                    "--pwfile",
+                    str(pwfile),
+                    "--auth=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
         pwfile.unlink()
 
     @property
@@ -72,15 +88,37 @@ class PostgreSQL:
 
     def start(self) -> "PostgreSQL":
         # fsync off: a test database need not survive a power cut, and it saves seconds per test.
-        self.process = Process("postgresql", _as_service_user([
-            str(self.bin / "postgres"), "-D", str(self.data / "db"), "-p", str(self.port),
-            "-k", str(self.data), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-            "-c", "max_connections=200"]), dict(os.environ), self.workdir, cwd=self.data)
+        self.process = Process(
+            "postgresql",
+            _as_service_user(
+                [
+                    str(self.bin / "postgres"),
+                    "-D",
+                    str(self.data / "db"),
+                    "-p",
+                    str(self.port),
+                    "-k",
+                    str(self.data),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "max_connections=200",
+                ]
+            ),
+            dict(os.environ),
+            self.workdir,
+            cwd=self.data,
+        )
         _wait(self.ready, "PostgreSQL", self.process)
         return self
 
     def ready(self) -> bool:
-        return subprocess.run([str(self.bin / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)]).returncode == 0
+        return (
+            subprocess.run([str(self.bin / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)]).returncode
+            == 0
+        )
 
     def stop(self) -> None:
         if self.process:
@@ -116,9 +154,24 @@ class Redis:
 
     def start(self) -> "Redis":
         # Locks and rate counts only: nothing worth persisting to disk.
-        self.process = Process("redis", ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                                         "--save", "", "--appendonly", "no", "--requirepass", self.password],
-                               dict(os.environ), self.workdir)
+        self.process = Process(
+            "redis",
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--requirepass",
+                self.password,
+            ],
+            dict(os.environ),
+            self.workdir,
+        )
         _wait(self.ready, "Redis", self.process)
         return self
 
@@ -152,16 +205,22 @@ class Nginx:
         temp = self.workdir / "temp"
         temp.mkdir(exist_ok=True)
         temp.chmod(0o777)  # the workers run as an unprivileged user
-        site = render_nginx(NGINX_TEMPLATE.read_text(), {
-            "RASA_SERVERS": " ".join(f"server {address} max_fails=0;" for address in upstreams),
-            "NGINX_LISTEN": f"127.0.0.1:{self.port}"})
-        temps = "\n".join(f"    {name}_temp_path {temp}/{name};" for name in
-                          ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        site = render_nginx(
+            NGINX_TEMPLATE.read_text(),
+            {
+                "RASA_SERVERS": " ".join(f"server {address} max_fails=0;" for address in upstreams),
+                "NGINX_LISTEN": f"127.0.0.1:{self.port}",
+            },
+        )
+        temps = "\n".join(
+            f"    {name}_temp_path {temp}/{name};" for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
         self.conf = self.workdir / "nginx.conf"
         self.conf.write_text(
             f"daemon off;\nworker_processes 2;\npid {self.workdir}/nginx.pid;\nerror_log stderr warn;\n"
             f"events {{ worker_connections 4096; }}\n"
-            f"http {{\n{temps}\n{site}\n}}\n")
+            f"http {{\n{temps}\n{site}\n}}\n"
+        )
         self.process: Optional[Process] = None
 
     @property
@@ -170,8 +229,12 @@ class Nginx:
 
     def start(self) -> "Nginx":
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        self.process = Process("nginx", [nginx, "-e", "stderr", "-p", str(self.workdir), "-c", str(self.conf)],
-                               dict(os.environ), self.workdir)
+        self.process = Process(
+            "nginx",
+            [nginx, "-e", "stderr", "-p", str(self.workdir), "-c", str(self.conf)],
+            dict(os.environ),
+            self.workdir,
+        )
         _wait(lambda: self._answers(), "nginx", self.process)
         return self
 
@@ -191,8 +254,14 @@ class Cluster:
     """PostgreSQL, Redis, `instances` × (action server + Rasa server) and nginx in front, all on
     loopback: the production layout (deploy/) on one machine."""
 
-    def __init__(self, workdir: Path, instances: int = 2, extra_env: Optional[Dict[str, str]] = None,
-                 model: Optional[Path] = None, project: Path = ROOT) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        instances: int = 2,
+        extra_env: Optional[Dict[str, str]] = None,
+        model: Optional[Path] = None,
+        project: Path = ROOT,
+    ) -> None:
         self.workdir = workdir
         self.postgres = PostgreSQL(workdir)
         self.redis = Redis(workdir)
@@ -223,6 +292,7 @@ class Cluster:
 
     @property
     def url(self) -> str:
+        assert self.nginx is not None, "start the cluster first"
         return self.nginx.url
 
     def stop(self) -> None:
@@ -234,8 +304,9 @@ class Cluster:
         self.postgres.remove()
 
     def say(self, sender: str, message: str, timeout: float = 30, **extra) -> List[dict]:
-        response = requests.post(self.url + "/webhooks/rest/webhook",
-                                 json={"sender": sender, "message": message, **extra}, timeout=timeout)
+        response = requests.post(
+            self.url + "/webhooks/rest/webhook", json={"sender": sender, "message": message, **extra}, timeout=timeout
+        )
         response.raise_for_status()
         return response.json()
 

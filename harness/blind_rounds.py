@@ -8,12 +8,13 @@ Every message goes through the real assistant over the REST channel, as a patien
 first message of the reply is decides how it was handled (`reply_kind`): an emergency reply carries
 the emergency number, a same-day reply says "medical care today", and so on.
 
-    .venv/bin/python -m tests.blind_rounds round3                 # run one round, print its card
-    .venv/bin/python -m tests.blind_rounds round3 --json out.json # and keep every reply's kind
+    .venv/bin/python -m harness.blind_rounds round3                 # run one round, print its card
+    .venv/bin/python -m harness.blind_rounds round3 --json out.json # and keep every reply's kind
 
 The first run of a fresh round is its honest figure: docs/safety-card.md records it before anything is
 tuned on the round's failures. tests/test_blind_rounds.py runs every round in `make test`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,7 +28,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import yaml
 
-BLIND_DIR = Path(__file__).resolve().parent / "vignettes" / "blind"
+BLIND_DIR = Path(__file__).resolve().parent.parent / "tests" / "vignettes" / "blind"
 EMERGENCY, URGENT = "emergency", "urgent"
 NOT_EMERGENCY = ("see_clinician", "self_care_info")
 # Reply kinds, from the most to the least urgent. An escalation is the first message of the reply.
@@ -72,7 +73,7 @@ class Round:
 
 def round_names(directory: Path) -> List[str]:
     """The rounds in a folder of blind rounds, oldest first (round3, round4, ...); shared with
-    tests/answer_rounds.py."""
+    harness/answer_rounds.py."""
     return sorted((p.name for p in directory.glob("round*") if p.is_dir()), key=lambda n: int(n[5:]))
 
 
@@ -101,8 +102,11 @@ def write_first_run(directory: Path, name: str, command: str, card: dict) -> Non
     import subprocess
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    (directory / name / FIRST_RUN).write_text(json.dumps(
-        {"round": name, "measured": f"main at {commit}", "command": command, "card": card}, indent=1, default=list))
+    (directory / name / FIRST_RUN).write_text(
+        json.dumps(
+            {"round": name, "measured": f"main at {commit}", "command": command, "card": card}, indent=1, default=list
+        )
+    )
 
 
 def rounds() -> List[str]:
@@ -116,13 +120,28 @@ def load_round(name: str) -> Round:
         writer = spec["writer"]
         loaded.writers[writer] = spec.get("persona", "")
         for item in spec.get("vignettes") or []:
-            loaded.vignettes.append(Vignette(
-                id=item["id"], text=str(item["text"]), level=item["level"], kind=item["kind"],
-                who=item.get("who", "self"), lang=item.get("lang", "en"), writer=writer))
+            loaded.vignettes.append(
+                Vignette(
+                    id=item["id"],
+                    text=str(item["text"]),
+                    level=item["level"],
+                    kind=item["kind"],
+                    who=item.get("who", "self"),
+                    lang=item.get("lang", "en"),
+                    writer=writer,
+                )
+            )
         for item in spec.get("conversations") or []:
-            loaded.conversations.append(Conversation(
-                id=item["id"], turns=tuple(str(t) for t in item["turns"]), escalate_at=item.get("escalate_at"),
-                level=item.get("level"), kind=item.get("kind") or "none", writer=writer))
+            loaded.conversations.append(
+                Conversation(
+                    id=item["id"],
+                    turns=tuple(str(t) for t in item["turns"]),
+                    escalate_at=item.get("escalate_at"),
+                    level=item.get("level"),
+                    kind=item.get("kind") or "none",
+                    writer=writer,
+                )
+            )
     return loaded
 
 
@@ -158,7 +177,7 @@ class ReplyMarkers:
 
 
 def markers_from_domain() -> ReplyMarkers:
-    from tests.conftest import load_domain
+    from harness.domain import load_domain
 
     slots = load_domain()["slots"]
     return ReplyMarkers(slots["emergency_number"]["initial_value"], slots["crisis_line"]["initial_value"])
@@ -167,8 +186,8 @@ def markers_from_domain() -> ReplyMarkers:
 # --- running --------------------------------------------------------------------------------
 @dataclass
 class Outcome:
-    single: Dict[str, str] = field(default_factory=dict)                # vignette id -> reply kind
-    turns: Dict[str, List[str]] = field(default_factory=dict)           # conversation id -> kinds per turn
+    single: Dict[str, str] = field(default_factory=dict)  # vignette id -> reply kind
+    turns: Dict[str, List[str]] = field(default_factory=dict)  # conversation id -> kinds per turn
 
 
 def run(round_: Round, say: Say, markers: ReplyMarkers) -> Outcome:
@@ -204,7 +223,7 @@ class Card:
 
     name: str
     emergency: Tuple[int, int]
-    number_given: Tuple[int, int]   # the emergency reply, or the language notice (which names the number too)
+    number_given: Tuple[int, int]  # the emergency reply, or the language notice (which names the number too)
     per_kind: Dict[str, Tuple[int, int]]
     over_triage: Tuple[int, int]
     asked_non_emergency: Tuple[int, int]
@@ -215,7 +234,7 @@ class Card:
     quiet_over_triage: Tuple[int, int]
     early: int
     crisis: Tuple[int, int]
-    missed: List[Tuple[str, str, str]]            # id, kind, what the reply was
+    missed: List[Tuple[str, str, str]]  # id, kind, what the reply was
     over_triaged: List[str]
     urgent_missed: List[Tuple[str, str]]
     conversations_missed: List[Tuple[str, List[str]]]
@@ -238,21 +257,28 @@ class Card:
             f"| crisis messages given the crisis line (the crisis reply, or from round 5 on also the notice "
             f"for a message it cannot read) | {_ratio(*self.crisis)} |",
             f"| non-emergencies escalated (over-triage) | {_ratio(*self.over_triage)} |",
-            f"| non-emergencies given the red-flag questions (\"ask\" path) | {_ratio(*self.asked_non_emergency)} |",
+            f'| non-emergencies given the red-flag questions ("ask" path) | {_ratio(*self.asked_non_emergency)} |',
             f"| urgent messages given same-day advice or more | {_ratio(*self.urgent)} "
             f"({self.urgent_as_emergency} of them the emergency reply) |",
             f"| emergency conversations escalated by the right turn | {_ratio(*self.conversations)} |",
-            f"| urgent conversations given same-day advice or more by the right turn | {_ratio(*self.urgent_conversations)} |",
-            f"| quiet conversations escalated | {_ratio(*self.quiet_over_triage)}; escalations before the red-flag turn: {self.early} |",
+            "| urgent conversations given same-day advice or more by the right turn | "
+            f"{_ratio(*self.urgent_conversations)} |",
+            f"| quiet conversations escalated | {_ratio(*self.quiet_over_triage)}; "
+            f"escalations before the red-flag turn: {self.early} |",
             "",
             "| emergency kind | escalated | 95% upper bound on the miss rate |",
             "|---|---|---|",
         ]
         for kind, (k_hits, k_total) in sorted(self.per_kind.items()):
-            out.append(f"| {kind} | {k_hits}/{k_total} | {100 * miss_rate_upper_bound(k_total - k_hits, k_total):.0f}% |")
+            out.append(
+                f"| {kind} | {k_hits}/{k_total} | {100 * miss_rate_upper_bound(k_total - k_hits, k_total):.0f}% |"
+            )
         got = Counter(reply for _, _, reply in self.missed)
         if got:
-            out += ["", "What the missed emergencies got: " + ", ".join(f"{kind} {n}" for kind, n in got.most_common()) + "."]
+            out += [
+                "",
+                "What the missed emergencies got: " + ", ".join(f"{kind} {n}" for kind, n in got.most_common()) + ".",
+            ]
         out += ["", "| writer | emergencies escalated |", "|---|---|"]
         out += [f"| {writer} | {_ratio(*counts)} |" for writer, counts in sorted(self.by_writer.items())]
         out += ["", "| about | emergencies escalated |", "|---|---|"]
@@ -286,7 +312,7 @@ def score(round_: Round, outcome: Outcome) -> Card:
             continue
         wanted = ESCALATED if conversation.level == EMERGENCY else SAME_DAY_OR_MORE
         reached = any(k in wanted for k in kinds[:at])
-        early += any(k in ESCALATED for k in kinds[:at - 1])
+        early += any(k in ESCALATED for k in kinds[: at - 1])
         if conversation.level == EMERGENCY:
             conv_total += 1
             conv_hits += reached
@@ -299,8 +325,10 @@ def score(round_: Round, outcome: Outcome) -> Card:
     return Card(
         name=round_.name,
         emergency=(len([v for v in emergencies if v.id in escalated]), len(emergencies)),
-        number_given=(len([v for v in emergencies if outcome.single[v.id] in ESCALATED + ("language",)]),
-                      len(emergencies)),
+        number_given=(
+            len([v for v in emergencies if outcome.single[v.id] in ESCALATED + ("language",)]),
+            len(emergencies),
+        ),
         per_kind={k: (h, t) for k, (h, t) in per_kind.items()},
         over_triage=(len([v for v in others if v.id in escalated]), len(others)),
         asked_non_emergency=(len([v for v in others if outcome.single[v.id] == "ask"]), len(others)),
@@ -341,7 +369,7 @@ def card_from_dict(record: dict) -> "Card":
     fields["per_kind"] = {k: tuple(v) for k, v in record["per_kind"].items()}
     fields["by_writer"] = {k: tuple(v) for k, v in record["by_writer"].items()}
     fields["by_who"] = {k: tuple(v) for k, v in record["by_who"].items()}
-    return Card(**fields)
+    return Card(**fields)  # type: ignore[arg-type]  # the JSON's fields, checked by the dataclass itself
 
 
 LIST_FIELDS = ("missed", "over_triaged", "urgent_missed", "conversations_missed")
@@ -351,13 +379,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("round", nargs="?", help="round name (default: the latest)")
     parser.add_argument("--json", type=Path, help="write the card and every reply's kind here")
-    parser.add_argument("--record", action="store_true",
-                        help=f"keep this run as the round's first-run figures (roundN/{FIRST_RUN}); refused if kept")
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help=f"keep this run as the round's first-run figures (roundN/{FIRST_RUN}); refused if kept",
+    )
     args = parser.parse_args(argv)
     name = args.round or rounds()[-1]
     import tempfile
 
-    from tests.servers import Assistant
+    from harness.servers import Assistant
 
     round_ = load_round(name)
     with tempfile.TemporaryDirectory() as workdir:
@@ -368,18 +399,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             assistant.stop()
     card = score(round_, outcome)
     print("\n".join(card.lines()))
-    print(f"\nmissed: {card.missed}\nover-triaged: {card.over_triaged}\nurgent missed: {card.urgent_missed}"
-          f"\nconversations missed: {card.conversations_missed}")
+    print(
+        f"\nmissed: {card.missed}\nover-triaged: {card.over_triaged}\nurgent missed: {card.urgent_missed}"
+        f"\nconversations missed: {card.conversations_missed}"
+    )
     if args.record:
         target = BLIND_DIR / name / FIRST_RUN
         if target.exists():
             print(f"{target} exists: a round has one first run", file=sys.stderr)
             return 2
-        write_first_run(BLIND_DIR, name, f".venv/bin/python -m tests.blind_rounds {name} --record", card.as_dict())
+        write_first_run(BLIND_DIR, name, f".venv/bin/python -m harness.blind_rounds {name} --record", card.as_dict())
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"card": card.as_dict(), "single": outcome.single, "turns": outcome.turns},
-                                        indent=1, default=list))
+        args.json.write_text(
+            json.dumps(
+                {"card": card.as_dict(), "single": outcome.single, "turns": outcome.turns}, indent=1, default=list
+            )
+        )
     return 0
 
 

@@ -1,4 +1,5 @@
 """Start the real action server and Rasa server for end-to-end tests, on free loopback ports."""
+
 from __future__ import annotations
 
 import os
@@ -63,8 +64,9 @@ class Assistant:
     """The assistant as `make run` starts it: action server + Rasa server with the REST channel.
     With another `project` (its own endpoints.yml and credentials.yml), any Rasa bot."""
 
-    def __init__(self, workdir: Path, model: Path = MODEL, project: Path = ROOT,
-                 extra_env: Optional[Dict[str, str]] = None) -> None:
+    def __init__(
+        self, workdir: Path, model: Path = MODEL, project: Path = ROOT, extra_env: Optional[Dict[str, str]] = None
+    ) -> None:
         if not model.exists():
             raise FileNotFoundError(f"{model} does not exist: run `make train` first")
         self.model = model
@@ -88,9 +90,21 @@ class Assistant:
             RATE_LIMIT="1000/60",
         )
         # The messaging channels, the HTTP API, PostgreSQL and Redis stay off unless a test turns them on.
-        for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_NUMBER", "TWILIO_WEBHOOK_URL",
-                     "TELEGRAM_TOKEN", "TELEGRAM_WEBHOOK_URL", "TELEGRAM_API_URL", "RASA_API_TOKEN",
-                     "RASA_JWT_SECRET", "CORS_ORIGINS", "DATABASE_URL", "REDIS_URL", "SOCKETIO_JWT_KEY"):
+        for name in (
+            "TWILIO_ACCOUNT_SID",
+            "TWILIO_AUTH_TOKEN",
+            "TWILIO_NUMBER",
+            "TWILIO_WEBHOOK_URL",
+            "TELEGRAM_TOKEN",
+            "TELEGRAM_WEBHOOK_URL",
+            "TELEGRAM_API_URL",
+            "RASA_API_TOKEN",
+            "RASA_JWT_SECRET",
+            "CORS_ORIGINS",
+            "DATABASE_URL",
+            "REDIS_URL",
+            "SOCKETIO_JWT_KEY",
+        ):
             self.env.pop(name, None)
         self.env.update(extra_env or {})
         self.actions: Optional[Process] = None
@@ -104,8 +118,9 @@ class Assistant:
         self.actions = Process(
             "actions",
             # ours (scripts/action_server.py) for this project; another bot's, as stock Rasa starts it
-            [sys.executable, "-m", "scripts.action_server"] if self.project == ROOT else
-            [RASA, "run", "actions", "--actions", "actions", "--port", str(self.actions_port)],
+            [sys.executable, "-m", "scripts.action_server"]
+            if self.project == ROOT
+            else [RASA, "run", "actions", "--actions", "actions", "--port", str(self.actions_port)],
             self.env,
             self.workdir,
             cwd=self.project,
@@ -117,14 +132,27 @@ class Assistant:
         self.wait_for_rasa()
 
     def wait_for_rasa(self) -> None:
+        assert self.rasa is not None, "launch_rasa first"
         wait_for(self.url + "/", self.rasa)
 
     def launch_rasa(self) -> None:
         if self.project == ROOT:  # as `make run` and the deployment start it: scripts/rasa_server.py
             args = [sys.executable, "-m", "scripts.rasa_server"]
         else:  # another bot (the benchmark's stock bot), started as stock Rasa starts
-            args = [RASA, "run", "--model", str(self.model), "--endpoints", "endpoints.yml",
-                    "--credentials", "credentials.yml", "--port", str(self.rasa_port), "--interface", "127.0.0.1"]
+            args = [
+                RASA,
+                "run",
+                "--model",
+                str(self.model),
+                "--endpoints",
+                "endpoints.yml",
+                "--credentials",
+                "credentials.yml",
+                "--port",
+                str(self.rasa_port),
+                "--interface",
+                "127.0.0.1",
+            ]
         self.rasa = Process("rasa", args, self.env, self.workdir, cwd=self.project)
 
     def start(self) -> "Assistant":

@@ -1,5 +1,6 @@
 """Simulated patients: what they say and how to read the assistant's replies. Shared by the
 end-to-end, cluster and fault tests and by the load test (scripts/load_test.py)."""
+
 from __future__ import annotations
 
 import time
@@ -8,17 +9,23 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
 
 from clinical.self_check import load_questions
-from tests.conftest import load_domain
+from harness.domain import load_domain
 
 DOMAIN = load_domain()
 EMERGENCY_NUMBER = DOMAIN["slots"]["emergency_number"]["initial_value"]
 BUTTON = {"yes": "/affirm", "no": "/deny", "unsure": "/unsure"}
 # The answer that reports nothing wrong: "no" to "Is the knee hot?", "yes" to "Can you straighten it?"
 NOTHING_WRONG = {q.slot: BUTTON[q.absent_when] for q in load_questions()}
-QUESTION_TEXTS = {name[len("utter_ask_"):]: variants[0]["text"]
-                  for name, variants in DOMAIN["responses"].items() if name.startswith("utter_ask_sc_")}
-SERVICE_TEXTS = {name: variants[0]["text"] for name, variants in DOMAIN["responses"].items()
-                 if name in ("utter_empty_message", "utter_message_too_long", "utter_slow_down", "utter_unavailable")}
+QUESTION_TEXTS = {
+    name[len("utter_ask_") :]: variants[0]["text"]
+    for name, variants in DOMAIN["responses"].items()
+    if name.startswith("utter_ask_sc_")
+}
+SERVICE_TEXTS = {
+    name: variants[0]["text"]
+    for name, variants in DOMAIN["responses"].items()
+    if name in ("utter_empty_message", "utter_message_too_long", "utter_slow_down", "utter_unavailable")
+}
 
 
 def new_sender(prefix: str = "patient") -> str:
@@ -69,22 +76,40 @@ class Patient:
         for message in self.opening:
             replies = turn(message)
         if self.self_check:
-            while asked(replies) and len(replies_per_turn) < self.max_turns:
-                replies = turn(NOTHING_WRONG[asked(replies)])
+            while (question := asked(replies)) and len(replies_per_turn) < self.max_turns:
+                replies = turn(NOTHING_WRONG[question])
         for message in self.closing:
             turn(message)
         return replies_per_turn
 
 
-PATIENTS: Dict[str, Patient] = {patient.name: patient for patient in [
-    # Asks about osteoarthritis, then takes the whole self-check with nothing wrong (about 18 turns).
-    Patient("full_self_check", ["hi", "what is knee osteoarthritis?", "check my symptoms"], self_check=True,
-            closing=["thanks", "bye"]),
-    # Starts the self-check and reports an emergency in the middle of it.
-    Patient("red_flag_in_self_check", ["hello", "/start_self_check", "/deny",
-                                       "actually my knee is hot and red and I have a fever of 39"],
-            closing=["ok thank you"]),
-    # Questions only.
-    Patient("questions", ["How much does stem cell therapy cost?", "is it safe?", "how is it done?",
-                          "what causes knee pain?", "thanks", "bye"]),
-]}
+PATIENTS: Dict[str, Patient] = {
+    patient.name: patient
+    for patient in [
+        # Asks about osteoarthritis, then takes the whole self-check with nothing wrong (about 18 turns).
+        Patient(
+            "full_self_check",
+            ["hi", "what is knee osteoarthritis?", "check my symptoms"],
+            self_check=True,
+            closing=["thanks", "bye"],
+        ),
+        # Starts the self-check and reports an emergency in the middle of it.
+        Patient(
+            "red_flag_in_self_check",
+            ["hello", "/start_self_check", "/deny", "actually my knee is hot and red and I have a fever of 39"],
+            closing=["ok thank you"],
+        ),
+        # Questions only.
+        Patient(
+            "questions",
+            [
+                "How much does stem cell therapy cost?",
+                "is it safe?",
+                "how is it done?",
+                "what causes knee pain?",
+                "thanks",
+                "bye",
+            ],
+        ),
+    ]
+}

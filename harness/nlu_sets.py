@@ -1,4 +1,5 @@
 """Reading Rasa NLU YAML files into (intent, text) pairs, shared by the NLU tests and scripts."""
+
 from __future__ import annotations
 
 import re
@@ -39,7 +40,9 @@ def comparable(text: str) -> str:
 NEAR_DUPLICATE_SIMILARITY = 88
 
 
-def near_duplicates(evaluation: Iterable[Tuple[str, str]], training: Iterable[Tuple[str, str]]) -> List[Tuple[str, str, str]]:
+def near_duplicates(
+    evaluation: Iterable[Tuple[str, str]], training: Iterable[Tuple[str, str]]
+) -> List[Tuple[str, str, str]]:
     """(intent, evaluation message, its near twin in training) for every evaluation message that nearly
     repeats a training example of the same intent: a classifier that learned the twin gets it right
     without generalising. (A near twin with another intent - "end the self check" for stop, "do the
@@ -51,8 +54,9 @@ def near_duplicates(evaluation: Iterable[Tuple[str, str]], training: Iterable[Tu
         by_intent.setdefault(intent, []).append(comparable(text))
     found = []
     for intent, text in evaluation:
-        match = process.extractOne(comparable(text), by_intent.get(intent, []), scorer=fuzz.ratio,
-                                   score_cutoff=NEAR_DUPLICATE_SIMILARITY)
+        match = process.extractOne(
+            comparable(text), by_intent.get(intent, []), scorer=fuzz.ratio, score_cutoff=NEAR_DUPLICATE_SIMILARITY
+        )
         if match is not None:
             found.append((intent, text, match[0]))
     return found

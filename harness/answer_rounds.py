@@ -14,12 +14,13 @@ would be. Scoring reads the reply, not the classifier:
   * the first reply is a clarifying question when it asks "did you mean" or offers topics to choose;
   * an out-of-scope message leaks when the reply contains any topic's answer.
 
-    .venv/bin/python -m tests.answer_rounds round1            # run one round, print its card
-    .venv/bin/python -m tests.answer_rounds round1 --record   # keep it as the round's first run
+    .venv/bin/python -m harness.answer_rounds round1            # run one round, print its card
+    .venv/bin/python -m harness.answer_rounds round1 --record   # keep it as the round's first run
 
 The first run of a fresh round is its honest figure: docs/answer-card.md records it before anything is
 tuned on the round's failures. tests/test_answer_rounds.py runs every round in `make test`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,13 +31,23 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from clinical.articles import Library, Topic, load_library
-from tests.blind_rounds import (FIRST_RUN, SAME_DAY_OR_MORE, ReplyMarkers, Say, markers_from_domain, read_first_run,
-                                read_known, round_names, write_first_run, writer_files)
+from harness.blind_rounds import (
+    FIRST_RUN,
+    SAME_DAY_OR_MORE,
+    ReplyMarkers,
+    Say,
+    markers_from_domain,
+    read_first_run,
+    read_known,
+    round_names,
+    write_first_run,
+    writer_files,
+)
 
-ANSWER_ROUNDS_DIR = Path(__file__).resolve().parent / "nlu" / "blind"
+ANSWER_ROUNDS_DIR = Path(__file__).resolve().parent.parent / "tests" / "nlu" / "blind"
 # How the first reply to a message was handled, from the most to the least helpful.
 REPLY_KINDS = ("article", "clarify", "out_of_scope", "ask", "escalated", "other", "none")
 
@@ -75,8 +86,9 @@ def load_round(name: str) -> AnswerRound:
         writer = spec["writer"]
         loaded.writers[writer] = spec.get("persona", "")
         for item in spec.get("questions") or []:
-            loaded.questions.append(Question(item["id"], str(item["text"]),
-                                             tuple(str(f) for f in item["answer_in_article"]), writer))
+            loaded.questions.append(
+                Question(item["id"], str(item["text"]), tuple(str(f) for f in item["answer_in_article"]), writer)
+            )
         for item in spec.get("out_of_scope") or []:
             loaded.out_of_scope.append(OutOfScope(item["id"], str(item["text"]), str(item.get("why", "")), writer))
     return loaded
@@ -133,7 +145,8 @@ def run(round_: AnswerRound, say: Say, library: Optional[Library] = None) -> Out
     library = library or load_library()
     markers = markers_from_domain()
     outcome = Outcome()
-    for item in [*round_.questions, *round_.out_of_scope]:
+    items: List[Union[Question, OutOfScope]] = [*round_.questions, *round_.out_of_scope]
+    for item in items:
         outcome.replies[item.id] = read_reply(say(f"answers-{uuid.uuid4().hex[:10]}", item.text), library, markers)
     return outcome
 
@@ -146,12 +159,12 @@ def _ratio(hits: int, total: int) -> str:
 class AnswerCard:
     name: str
     answered: Tuple[int, int]
-    clarified: Tuple[int, int]       # first reply a clarifying question
-    wrong_topic: Tuple[int, int]     # an article answer, but not with the fact asked for
+    clarified: Tuple[int, int]  # first reply a clarifying question
+    wrong_topic: Tuple[int, int]  # an article answer, but not with the fact asked for
     out_of_scope_reply: Tuple[int, int]
-    unscorable: List[str]            # questions whose sentence no topic quotes (reported, not counted)
-    two_facts: Tuple[int, int]       # questions asking two things: both answered
-    leaks: Tuple[int, int]           # out-of-scope messages given an article answer
+    unscorable: List[str]  # questions whose sentence no topic quotes (reported, not counted)
+    two_facts: Tuple[int, int]  # questions asking two things: both answered
+    leaks: Tuple[int, int]  # out-of-scope messages given an article answer
     per_topic: Dict[str, Tuple[int, int]]
     by_writer: Dict[str, Tuple[int, int]]
     first_replies: Dict[str, int]
@@ -213,8 +226,11 @@ def score(round_: AnswerRound, outcome: Outcome, library: Optional[Library] = No
             table[key][1] += 1
         if not hit:
             missed.append((question.id, reply.kind, list(reply.topics)))
-    leaked = [(item.id, list(outcome.replies[item.id].topics)) for item in round_.out_of_scope
-              if outcome.replies[item.id].topics]
+    leaked = [
+        (item.id, list(outcome.replies[item.id].topics))
+        for item in round_.out_of_scope
+        if outcome.replies[item.id].topics
+    ]
     return AnswerCard(
         name=round_.name,
         answered=(answered, scored),
@@ -245,19 +261,30 @@ def known_leaks(name: str) -> Dict[str, str]:
 
 
 def card_from_dict(record: dict) -> AnswerCard:
-    tuples = {k: tuple(v) for k, v in record.items() if k in (
-        "answered", "clarified", "wrong_topic", "out_of_scope_reply", "two_facts", "leaks")}
-    return AnswerCard(**{**record, **tuples,
-                         "per_topic": {k: tuple(v) for k, v in record["per_topic"].items()},
-                         "by_writer": {k: tuple(v) for k, v in record["by_writer"].items()}})
+    tuples = {
+        k: tuple(v)
+        for k, v in record.items()
+        if k in ("answered", "clarified", "wrong_topic", "out_of_scope_reply", "two_facts", "leaks")
+    }
+    return AnswerCard(
+        **{
+            **record,
+            **tuples,
+            "per_topic": {k: tuple(v) for k, v in record["per_topic"].items()},
+            "by_writer": {k: tuple(v) for k, v in record["by_writer"].items()},
+        }
+    )
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("round", nargs="?", help="round name (default: the latest)")
     parser.add_argument("--json", type=Path, help="write the card and every reply here")
-    parser.add_argument("--record", action="store_true",
-                        help=f"keep this run as the round's first-run figures (roundN/{FIRST_RUN}); refused if kept")
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help=f"keep this run as the round's first-run figures (roundN/{FIRST_RUN}); refused if kept",
+    )
     args = parser.parse_args(argv)
     name = args.round or rounds()[-1]
     target = ANSWER_ROUNDS_DIR / name / FIRST_RUN
@@ -266,7 +293,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     import tempfile
 
-    from tests.servers import Assistant
+    from harness.servers import Assistant
 
     round_ = load_round(name)
     with tempfile.TemporaryDirectory() as workdir:
@@ -279,13 +306,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print("\n".join(card.lines()))
     print(f"\nmissed: {card.missed}\nleaked: {card.leaked}")
     if args.record:
-        write_first_run(ANSWER_ROUNDS_DIR, name, f".venv/bin/python -m tests.answer_rounds {name} --record",
-                        card.as_dict())
+        write_first_run(
+            ANSWER_ROUNDS_DIR, name, f".venv/bin/python -m harness.answer_rounds {name} --record", card.as_dict()
+        )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"card": card.as_dict(),
-                                         "replies": {k: v.__dict__ for k, v in outcome.replies.items()}},
-                                        indent=1, default=list))
+        args.json.write_text(
+            json.dumps(
+                {"card": card.as_dict(), "replies": {k: v.__dict__ for k, v in outcome.replies.items()}},
+                indent=1,
+                default=list,
+            )
+        )
     return 0
 
 
