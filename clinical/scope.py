@@ -47,7 +47,8 @@ UNANSWERED_REASON = "asks what the articles never say (insurance, how long resul
 # The price of a knee replacement: the articles only say such surgery is expensive (so "is a new knee
 # dear?" is answered), and give figures for stem cell therapy alone ("how much is a new knee if i go
 # private" must not get those).
-_REPLACEMENT = re.compile(r"\b(?:new knee|knee replacement|replacement surgery|replacement|tkr)\b", re.IGNORECASE)
+# "replac\w*m\w*nt" also reads the misspellings patients write ("replacment", "replacemnt", "replasment").
+_REPLACEMENT = re.compile(r"\b(?:new knees?|repla[cs]\w*m\w*nts?|tkr)\b", re.IGNORECASE)
 _PRICE = re.compile(
     r"\b(?:costs?|costing|price[sd]?|pricing|charges?|fees?|how much (?:is|are|does|do|would|will|for|money|to))\b",
     re.IGNORECASE,

@@ -31,6 +31,8 @@ def ents(*labels):
         ("is it safe while I'm on HRT", ["medicine"], "names a medicine or a dose"),
         ("how much is a new knee if i go private", ["knee_part"], REPLACEMENT_PRICE_REASON),
         ("And the knee replacement surgery, how much cost exactly?", ["treatment"], REPLACEMENT_PRICE_REASON),
+        ("how much is a knee replacment if i go private? the actual price", ["knee_part"], REPLACEMENT_PRICE_REASON),
+        ("whats the cost of a replacemnt", [], REPLACEMENT_PRICE_REASON),
         (
             "can stem cells help my diabetes",
             ["treatment", "comorbidity"],
