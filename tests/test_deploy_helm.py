@@ -273,7 +273,7 @@ def test_helm_secrets_come_from_kubernetes_secrets(path):
     secrets = [
         env
         for document in yaml.safe_load_all(path.read_text())
-        for env in _env_entries(document)
+        for env in env_entries(document)
         if SECRET_NAME.search(env["name"]) or env["name"] in {"DATABASE_URL", "REDIS_URL"}
     ]
     assert {env["name"] for env in secrets} == HELM_SECRETS[path]
@@ -282,16 +282,16 @@ def test_helm_secrets_come_from_kubernetes_secrets(path):
     assert all(env["valueFrom"]["secretKeyRef"]["name"] == "knee-assistant" for env in secrets)
 
 
-def _env_entries(node: Any) -> Iterator[Dict[str, Any]]:
+def env_entries(node: Any) -> Iterator[Dict[str, Any]]:
     if isinstance(node, dict):
         for key, value in node.items():
             if key in {"env", "extraEnv"} and isinstance(value, list):
                 yield from value
             else:
-                yield from _env_entries(value)
+                yield from env_entries(value)
     elif isinstance(node, list):
         for item in node:
-            yield from _env_entries(item)
+            yield from env_entries(item)
 
 
 def test_helm_uses_external_stores_and_no_subcharts(rasa_values):

@@ -13,6 +13,7 @@ import yaml
 
 import settings
 from tests.conftest import ROOT
+from tests.test_deploy_helm import env_entries
 
 PRODUCT = ["actions", "channels", "clinical", "components", "nlp", "privacy", "stores"]
 LAUNCHERS = ["scripts/rasa_server.py", "scripts/action_server.py"]
@@ -166,23 +167,8 @@ def compose_environments() -> Iterator[Tuple[str, str, str]]:
 def helm_environments() -> Iterator[Tuple[str, str, str]]:
     for path in sorted((ROOT / "deploy" / "helm").glob("*.yaml")):
         for document in yaml.safe_load_all(path.read_text()):
-            yield from _env_entries(path.name, document)
-
-
-def _env_entries(where: str, node) -> Iterator[Tuple[str, str, str]]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in ("env", "extraEnv") and isinstance(value, list):
-                for entry in value:
-                    if "value" in entry:
-                        yield where, entry["name"], str(entry["value"])
-                    else:
-                        yield where, entry["name"], "<from a secret>"
-            else:
-                yield from _env_entries(where, value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _env_entries(where, item)
+            for entry in env_entries(document):
+                yield path.name, entry["name"], str(entry["value"]) if "value" in entry else "<from a secret>"
 
 
 def deployment_environments():
