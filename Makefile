@@ -30,7 +30,7 @@ MODEL         := models/knee-assistant.tar.gz
 TRAIN_INPUTS  := config.yml $(wildcard domain/*.yml) $(shell find data -name '*.yml') \
                  $(shell find components nlp clinical -name "*.py") $(shell find nlp/patterns clinical corpus -name "*.yml") $(SPACY_MODEL)
 
-.PHONY: help install train run shell test test-unit lint validate benchmark lock clean domain
+.PHONY: help install train run shell test test-unit lint validate benchmark lock clean domain staff-account
 
 help:
 	@echo "make run        set everything up, train if needed, start the assistant (Ctrl-C stops it)"
@@ -41,6 +41,7 @@ help:
 	@echo "make shell      chat in the terminal (needs the servers of 'make run' running)"
 	@echo "make benchmark  compare this assistant with the stock 'rasa init' bot"
 	@echo "make lock       re-resolve requirements/lock.txt from pyproject.toml"
+	@echo "make staff-account USERNAME=alex [ROLE=staff|admin]   a staff inbox account (asks for the password)"
 
 WEB_BUILD     := build/web/static/knee-chat.js
 
@@ -74,6 +75,12 @@ run: install train
 # action server and tracker store.
 shell: install
 	$(BIN)/rasa shell --endpoints endpoints.yml -m $(MODEL) --port $$(( $(RASA_PORT) + 1 ))
+
+# Staff inbox accounts are given, never signed up for (staff_inbox/accounts.py).
+ROLE ?= staff
+staff-account: install
+	@test -n "$(USERNAME)" || { echo "usage: make staff-account USERNAME=alex [ROLE=staff|admin]" >&2; exit 2; }
+	$(BIN)/python -m staff_inbox.accounts create "$(USERNAME)" --role "$(ROLE)"
 
 validate: install
 	$(BIN)/python -m scripts.validate_data

@@ -173,3 +173,51 @@ class Assistant:
         )
         response.raise_for_status()
         return response.json()
+
+
+class StaffInbox:
+    """The staff inbox (python -m staff_inbox) on a free loopback port, on the database of
+    `tracker_db` (SQLite) or `database_url`."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        tracker_db: Path,
+        database_url: Optional[str] = None,
+        extra_env: Optional[Dict[str, str]] = None,
+    ) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.env = dict(os.environ, STAFF_INBOX_PORT=str(self.port), TRACKER_DB=str(tracker_db))
+        self.env.pop("DATABASE_URL", None)
+        if database_url:
+            self.env["DATABASE_URL"] = database_url
+        self.env.update(extra_env or {})
+        self.process: Optional[Process] = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/staff"
+
+    def create_account(self, username: str, password: str, role: str = "staff") -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "staff_inbox.accounts", "create", username, "--role", role, "--password-stdin"],
+            input=password + "\n",
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"creating {username} failed: {done.stderr}")
+        return done.stdout
+
+    def start(self) -> "StaffInbox":
+        self.process = Process("staff-inbox", [sys.executable, "-m", "staff_inbox"], self.env, self.workdir)
+        wait_for(self.url + "/health", self.process, timeout=60)
+        return self
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.stop()

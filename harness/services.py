@@ -198,7 +198,10 @@ def render_nginx(template: str, values: Dict[str, str]) -> str:
 
 
 class Nginx:
-    def __init__(self, workdir: Path, upstreams: List[str]) -> None:
+    """nginx from deploy/'s template: `upstreams` are the Rasa instances; `inbox` the staff inbox, if
+    one runs (else /staff/ answers 502, as when the inbox is down)."""
+
+    def __init__(self, workdir: Path, upstreams: List[str], inbox: Optional[str] = None) -> None:
         self.workdir = workdir / "nginx"
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -210,6 +213,7 @@ class Nginx:
             {
                 "RASA_SERVERS": " ".join(f"server {address} max_fails=0;" for address in upstreams),
                 "NGINX_LISTEN": f"127.0.0.1:{self.port}",
+                "STAFF_INBOX_SERVERS": f"server {inbox};" if inbox else "server 127.0.0.1:9 down;",
             },
         )
         temps = "\n".join(

@@ -6,6 +6,9 @@ A conversation goes as a whole, once its latest event is older than the limit: d
 events of a conversation still in use would leave Rasa a tracker without its beginning. The freed
 space is then vacuumed, so that deleted messages do not linger in the database file's free pages.
 Redis holds only locks and rate counts, which expire by themselves within minutes.
+
+The staff inbox's items for a deleted conversation go with it. The staff audit log holds no health
+data and is kept for its own period, AUDIT_RETENTION_DAYS (default six years), then deleted here too.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from typing import Optional
 import sqlalchemy as sa
 
 import settings
-from stores.tracker_store import database_url
+from staff_inbox.tables import expire_audit_log, forget_conversations
+from stores.database import database_url
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +39,9 @@ def delete_quiet_conversations(engine: sa.engine.Engine, days: float, now: Optio
     with engine.begin() as connection:
         senders = [row[0] for row in connection.execute(quiet)]
         for start in range(0, len(senders), 500):
-            connection.execute(events.delete().where(events.c.sender_id.in_(senders[start : start + 500])))
+            chunk = senders[start : start + 500]
+            connection.execute(events.delete().where(events.c.sender_id.in_(chunk)))
+            forget_conversations(connection, chunk)
     if senders:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(sa.text("VACUUM events" if engine.dialect.name == "postgresql" else "VACUUM"))
@@ -53,6 +59,9 @@ def main(argv: Optional[list] = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s")
     engine = sa.create_engine(database_url(), hide_parameters=True)
+    with engine.begin() as connection:
+        expired = expire_audit_log(connection, time.time() - settings.seconds("AUDIT_RETENTION_DAYS") * 86400)
+    logger.info(f"Retention: deleted {expired} audit log entries older than AUDIT_RETENTION_DAYS.")
     if not sa.inspect(engine).has_table("events"):
         logger.info("Retention: no conversations stored yet.")
         return 0

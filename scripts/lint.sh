@@ -7,7 +7,7 @@ echo "== lint: ruff check (pyflakes, pycodestyle, import order, bugbear)"
 .venv/bin/ruff check .
 echo "== lint: ruff format --check"
 .venv/bin/ruff format --check .
-echo "== lint: mypy (every function of clinical/ and settings/ typed)"
+echo "== lint: mypy (every function of clinical/, settings/ and staff_inbox/ typed)"
 .venv/bin/mypy
 echo "== lint: the pattern files a clinician reviews are laid out (scripts/format_patterns.py)"
 .venv/bin/python -m scripts.format_patterns --check

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Start the action server, the Rasa server (REST, socket.io and the messaging channels) and the demo
-# clinic page with the web widget, and keep them in the foreground. Ctrl-C stops them all.
-# Ports come from ACTIONS_PORT, RASA_PORT and WEB_PORT. The defaults below mirror settings/__init__.py
+# Start the action server, the Rasa server (REST, socket.io and the messaging channels), the demo
+# clinic page with the web widget and the staff inbox, and keep them in the foreground. Ctrl-C stops
+# them all. Ports come from ACTIONS_PORT, RASA_PORT, WEB_PORT and STAFF_INBOX_PORT. The defaults below mirror settings/__init__.py
 # (tests/test_settings.py checks they agree).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 : "${RASA_PORT:=5005}" "${ACTIONS_PORT:=5055}" "${WEB_PORT:=8080}" "${TRACKER_DB:=var/trackers.db}"
+: "${STAFF_INBOX_PORT:=5010}"
 : "${ACTIONS_URL:=http://127.0.0.1:$ACTIONS_PORT/webhook}"
 # The demo page is served from WEB_PORT, another origin than the Rasa server.
 : "${CORS_ORIGINS:=http://127.0.0.1:$WEB_PORT http://localhost:$WEB_PORT}"
-export RASA_PORT ACTIONS_PORT ACTIONS_URL WEB_PORT TRACKER_DB CORS_ORIGINS RASA_TELEMETRY_ENABLED=false
+export RASA_PORT ACTIONS_PORT ACTIONS_URL WEB_PORT TRACKER_DB CORS_ORIGINS STAFF_INBOX_PORT RASA_TELEMETRY_ENABLED=false
 mkdir -p "$(dirname "$TRACKER_DB")" var/log
 
 pids=()
@@ -33,6 +34,9 @@ pids+=($!)
 # by default SQLite, one instance, API off.
 .venv/bin/python -m scripts.rasa_server &
 pids+=($!)
+# The staff inbox, on the same database (make staff-account USERNAME=... makes an account).
+.venv/bin/python -m staff_inbox &
+pids+=($!)
 .venv/bin/python -m http.server "$WEB_PORT" --bind 127.0.0.1 --directory build/web >/dev/null 2>&1 &
 pids+=($!)
 
@@ -52,6 +56,7 @@ cat <<MSG
                               -H 'Content-Type: application/json' \\
                               -d '{"sender": "me", "message": "How much does stem cell therapy cost?"}'
     Action server:          http://127.0.0.1:$ACTIONS_PORT/health
+    Staff inbox:            http://127.0.0.1:$STAFF_INBOX_PORT/staff/   (an account: make staff-account USERNAME=you)
   Press Ctrl-C to stop.
 
 MSG

@@ -71,6 +71,17 @@ SETTINGS = {
         Setting("REDIS_RETRY_SECONDS", "20", "how long a lost Redis connection is retried"),
         Setting("LOCK_POLL_SECONDS", "0.02", "how often a turn waiting for its conversation's lock checks it"),
         Setting("RETENTION_DAYS", "30", "conversations quiet for longer are deleted (privacy/retention.py)"),
+        # --- The staff inbox (staff_inbox/): its own process, on the same database ---
+        Setting("STAFF_INBOX_PORT", "5010", "the staff inbox's port (nginx serves it at /staff/)"),
+        Setting("STAFF_INBOX_INTERFACE", "127.0.0.1", "the staff inbox's interface (a container sets 0.0.0.0)"),
+        Setting("STAFF_SESSION_MINUTES", "30", "a staff member idle for longer is signed out"),
+        Setting("STAFF_LOCKOUT_ATTEMPTS", "5", "failed sign-ins in a row before an account is locked"),
+        Setting("STAFF_LOCKOUT_MINUTES", "15", "how long a locked account stays locked"),
+        Setting(
+            "AUDIT_RETENTION_DAYS",
+            "2190",
+            "how long the staff audit log is kept (six years, HIPAA's for such records; set your jurisdiction's)",
+        ),
         # --- Messaging channels: each is off until its credentials are set ---
         Setting("TWILIO_ACCOUNT_SID", None, "Twilio account (SMS/WhatsApp)", secret=True),
         Setting("TWILIO_AUTH_TOKEN", None, "Twilio's signing secret: unsigned requests are refused", secret=True),

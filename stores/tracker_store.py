@@ -38,18 +38,10 @@ from sqlalchemy.orm import Session
 
 import settings
 from privacy.redaction import redact_event
+from stores.database import database_url
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def database_url() -> str:
-    """DATABASE_URL (PostgreSQL in production), else the SQLite file TRACKER_DB."""
-    url = settings.optional("DATABASE_URL")
-    if url:
-        # SQLAlchemy 1.4 dropped the "postgres://" alias that hosting platforms still hand out.
-        return "postgresql://" + url[len("postgres://") :] if url.startswith("postgres://") else url
-    return "sqlite:///" + settings.text("TRACKER_DB")
 
 
 def retry_seconds() -> float:

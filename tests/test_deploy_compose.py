@@ -380,7 +380,8 @@ def test_nginx_routes_socketio_by_session_and_webhooks_to_any_instance(services)
     assert "knee_session" in (ROOT / "web" / "widget" / "knee-chat.js").read_text()
     proxied = dict(re.findall(r"location ([^{]+?)\s*\{[^}]*?proxy_pass http://(\w+);", site))
     assert proxied.get("/socket.io/") == "rasa_socketio" and proxied.get("/webhooks/") == "rasa_webhooks"
-    assert set(proxied) <= {"/socket.io/", "/webhooks/", "= /"}, f"nothing else is proxied: {proxied}"
+    assert proxied.get("/staff/") == "staff_inbox" and "server inbox:5010;" in upstreams["staff_inbox"]
+    assert set(proxied) <= {"/socket.io/", "/webhooks/", "/staff/", "= /"}, f"nothing else is proxied: {proxied}"
     assert environment(services["nginx"])["NGINX_LISTEN"].endswith(" ssl")
 
 
@@ -412,7 +413,7 @@ def test_nginx_accepts_the_compose_configuration(tmp_path, services):
 
     env = environment(services["nginx"])
     site = "\n".join(render_template(path.read_text(), env) for path in (NGINX_TEMPLATE, NGINX_COMPOSE))
-    site = re.sub(r"\brasa-\d+:", "127.0.0.1:", site).replace("/etc/nginx/tls/", f"{tls}/")
+    site = re.sub(r"\b(rasa-\d+|inbox):", "127.0.0.1:", site).replace("/etc/nginx/tls/", f"{tls}/")
     temps = "\n".join(
         f"{kind}_temp_path {tmp_path}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
@@ -466,4 +467,5 @@ def test_image_holds_every_package_and_the_model():
 def test_commands_name_modules_that_exist(services):
     for name, service in services.items():
         for module in re.findall(r"python -m ([\w.]+)", command(service)):
-            assert (ROOT / (module.replace(".", "/") + ".py")).exists(), f"{name}: no module {module}"
+            path = ROOT / module.replace(".", "/")
+            assert path.with_suffix(".py").exists() or (path / "__main__.py").exists(), f"{name}: no module {module}"

@@ -29,6 +29,7 @@ RASA_VALUES = HELM / "rasa-values.yaml"
 ACTION_VALUES = HELM / "rasa-action-server-values.yaml"
 WEBHOOKS = HELM / "rasa-webhooks.yaml"
 CRONJOB = HELM / "retention-cronjob.yaml"
+STAFF_INBOX = HELM / "staff-inbox.yaml"
 # The newest Kubernetes version kubernetes-validate 1.28.0 has schemas for (later releases of it need a
 # jsonschema newer than the one Rasa 3.6 allows).
 KUBERNETES_VERSION = "1.28.0"
@@ -265,6 +266,7 @@ HELM_SECRETS = {
     },
     ACTION_VALUES: set(),
     CRONJOB: {"DATABASE_URL"},
+    STAFF_INBOX: {"DATABASE_URL"},
 }
 
 
@@ -320,6 +322,8 @@ def test_helm_images_are_pinned_and_the_same(rasa_values, action_values):
     images = {f"{values['image']['repository']}:{values['image']['tag']}" for values in (rasa_values, action_values)}
     cron = yaml.safe_load(CRONJOB.read_text())
     images.add(cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"])
+    inbox = next(yaml.safe_load_all(STAFF_INBOX.read_text()))
+    images.add(inbox["spec"]["template"]["spec"]["containers"][0]["image"])
     assert len(images) == 1, images
     assert re.fullmatch(r"[\w./-]+:\d+(\.\d+)+", images.pop())
 
@@ -367,6 +371,22 @@ def test_helm_retention_runs_daily():
 
 def test_kubernetes_accepts_the_objects(kubernetes_schema, rasa_values, action_values):
     objects = [chart_deployment(rasa_values), chart_deployment(action_values), chart_ingress(rasa_values)]
-    objects += [document for manifest in (WEBHOOKS, CRONJOB) for document in yaml.safe_load_all(manifest.read_text())]
-    assert len(objects) >= 5
+    objects += [
+        document
+        for manifest in (WEBHOOKS, CRONJOB, STAFF_INBOX)
+        for document in yaml.safe_load_all(manifest.read_text())
+    ]
+    assert len(objects) >= 8
     assert [problem for problem in map(kubernetes_schema, objects) if problem] == []
+
+
+def test_helm_staff_inbox_is_served_at_staff_and_locked_down():
+    deployment, service, ingress = yaml.safe_load_all(STAFF_INBOX.read_text())
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["python", "-m", "staff_inbox"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/staff/health"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+    assert service["spec"]["selector"] == deployment["spec"]["template"]["metadata"]["labels"]
+    paths = [path for rule in ingress["spec"]["rules"] for path in rule["http"]["paths"]]
+    assert [(p["path"], p["backend"]["service"]["name"]) for p in paths] == [("/staff/", service["metadata"]["name"])]

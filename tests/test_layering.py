@@ -23,14 +23,18 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = {"tests", "scripts", "harness"}
 FORBIDDEN: Dict[str, Set[str]] = {
-    "clinical": {"rasa", "rasa_sdk", "sanic", "actions", "components", "channels", "stores", "privacy"} | TOOLS,
+    "clinical": {"rasa", "rasa_sdk", "sanic", "actions", "components", "channels", "stores", "privacy", "staff_inbox"}
+    | TOOLS,
     "nlp": {"rasa", "rasa_sdk", "actions", "components", "channels"} | TOOLS,
     "components": {"rasa_sdk", "actions", "channels"} | TOOLS,
     "actions": {"rasa", "components", "channels", "stores"} | TOOLS,
     "channels": {"actions", "components"} | TOOLS,
     "stores": {"actions", "components", "channels"} | TOOLS,
     "privacy": {"rasa", "actions", "components", "channels"} | TOOLS,
+    # The staff inbox is its own process: no Rasa, nothing of the servers' packages.
+    "staff_inbox": {"rasa", "rasa_sdk", "sanic", "actions", "components", "channels", "nlp"} | TOOLS,
     "settings": {"rasa", "rasa_sdk", "actions", "components", "channels", "stores", "privacy", "clinical", "nlp"}
+    | {"staff_inbox"}
     | TOOLS,
     "harness": {"tests"},
     "scripts": {"tests"},

@@ -15,7 +15,7 @@ import settings
 from tests.conftest import ROOT
 from tests.test_deploy_helm import env_entries
 
-PRODUCT = ["actions", "channels", "clinical", "components", "nlp", "privacy", "stores"]
+PRODUCT = ["actions", "channels", "clinical", "components", "nlp", "privacy", "staff_inbox", "stores"]
 LAUNCHERS = ["scripts/rasa_server.py", "scripts/action_server.py"]
 # Environment variables the product reads that are not ours to default.
 NOT_OURS = {"MALLOC_MMAP_THRESHOLD_": "glibc's own setting; scripts/rasa_server.py only checks it is unset"}
@@ -25,6 +25,7 @@ LAUNCHER_CHOICES = {"CORS_ORIGINS": "make run serves the demo clinic page from W
 DEPLOYMENT_CHOICES = {
     "RASA_INTERFACE": "a container listens on its own network interface, 0.0.0.0",
     "ACTIONS_INTERFACE": "a container listens on its own network interface, 0.0.0.0",
+    "STAFF_INBOX_INTERFACE": "a container listens on its own network interface, 0.0.0.0",
     "ACTIONS_URL": "the action server's service name in compose or Kubernetes",
     "CORS_ORIGINS": "the clinic's website",
     "TWILIO_WEBHOOK_URL": "the public address of the clinic's server",
@@ -40,6 +41,7 @@ DEPLOYMENT_ONLY = {
     "REDIS_PASSWORD",
     "RASA_SERVERS",
     "NGINX_LISTEN",
+    "STAFF_INBOX_SERVERS",
     "POSTGRES_USER",
     "POSTGRES_DB",
     "POSTGRES_INITDB_ARGS",

@@ -1,0 +1,267 @@
+"""The staff inbox's web pages (aiohttp, server-rendered with Jinja2, no JavaScript).
+
+Every page but the sign-in page and /health needs a session (staff_inbox/sessions.py); every POST
+carries the session's form token (CSRF); each role may do only its own things (staff_inbox/roles.py);
+every view of a conversation, claim, close, sign-in and sign-out is written to the audit log. Pages
+are never cached and may not be framed; Jinja2 escapes everything a patient wrote.
+
+A small staff team's traffic: database calls are made in the request's thread, without a pool of
+workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Dict, Optional
+
+import sqlalchemy as sa
+from aiohttp import web
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from clinical.handover import LEVEL_NAMES, summarise
+from staff_inbox import accounts, audit, queue, roles, sessions
+from staff_inbox.accounts import Account
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "/staff"
+SESSION_COOKIE = "staff_session"
+SIGN_IN_COOKIE = "staff_sign_in"  # the sign-in form's own CSRF token (double submit), before any session
+HERE = Path(__file__).resolve().parent
+ENGINE = web.AppKey("engine", sa.engine.Engine)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
+
+
+def _time(epoch: Optional[float]) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if epoch else ""
+
+
+templates.filters["time"] = _time
+templates.globals["prefix"] = PREFIX
+templates.globals["level_names"] = LEVEL_NAMES
+
+
+def _cookie(response: web.StreamResponse, name: str, value: str) -> None:
+    response.set_cookie(name, value, path=PREFIX + "/", httponly=True, secure=True, samesite="Strict")
+
+
+def _page(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    signed_in: Optional[Account] = request.get("account")
+    session: Optional[sessions.Session] = request.get("session")
+    html = templates.get_template(template).render(
+        account=signed_in,
+        csrf=session.csrf_token if session else "",
+        may=lambda permission: bool(signed_in and roles.may(signed_in.role, permission)),
+        **context,
+    )
+    return web.Response(text=html, content_type="text/html", status=status)
+
+
+def _refuse(request: web.Request, status: int, message: str) -> web.Response:
+    return _page(request, "error.html", status=status, message=message)
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except web.HTTPException as http:
+        response = http
+    except Exception as error:  # noqa: BLE001 - a staff member sees an apology, never a stack trace
+        logger.error(f"Inbox error on {request.method} {request.path}: {type(error).__name__}")
+        response = _refuse(request, 500, "Something went wrong on our side. Please try again.")
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+OPEN_PATHS = {PREFIX + "/sign-in", PREFIX + "/health"}
+
+
+@web.middleware
+async def signed_in_only(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """No page without a session, and no POST without the session's form token."""
+    if request.path in OPEN_PATHS or request.path.startswith(PREFIX + "/static/"):
+        return await handler(request)
+    if not request.path.startswith(PREFIX + "/"):  # not the inbox's (a browser's /favicon.ico)
+        raise web.HTTPNotFound()
+    engine = request.app[ENGINE]
+    session = sessions.find(engine, request.cookies.get(SESSION_COOKIE))
+    signed_in = accounts.account(engine, session.username) if session else None
+    if session is None or signed_in is None:
+        if request.method == "GET":
+            raise web.HTTPSeeOther(PREFIX + "/sign-in")
+        return _refuse(request, 401, "Please sign in.")
+    request["session"], request["account"] = session, signed_in
+    if request.method == "POST":
+        form = await request.post()
+        if not sessions.same_token(_field(form, "csrf"), session.csrf_token):
+            return _refuse(request, 403, "This form has expired. Go back, reload the page and try again.")
+    return await handler(request)
+
+
+def _field(form: Any, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _allowed(request: web.Request, permission: str) -> Optional[web.Response]:
+    if roles.may(request["account"].role, permission):
+        return None
+    return _refuse(request, 403, "Your role cannot do this.")
+
+
+# --- pages -----------------------------------------------------------------------------------
+async def health(request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+async def sign_in_page(request: web.Request, error: str = "", status: int = 200) -> web.Response:
+    # The browser's token is kept if it has one: a second tab, or a favicon request redirected here,
+    # must not invalidate the form already on screen.
+    token = request.cookies.get(SIGN_IN_COOKIE, "")
+    if not re.fullmatch(r"[\w-]{43}", token):
+        token = secrets.token_urlsafe(32)
+    response = _page(request, "sign_in.html", status=status, sign_in_token=token, error=error)
+    _cookie(response, SIGN_IN_COOKIE, token)
+    return response
+
+
+async def sign_in(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    if not sessions.same_token(_field(form, "csrf"), request.cookies.get(SIGN_IN_COOKIE, "")):
+        return _refuse(request, 403, "This form has expired. Reload the sign-in page and try again.")
+    engine = request.app[ENGINE]
+    username = _field(form, "username").strip()
+    try:
+        signed_in = accounts.sign_in(engine, username, _field(form, "password"))
+    except accounts.SignInRefused:
+        known = accounts.account(engine, username) is not None
+        audit.record(engine, username if known else "(unknown name)", audit.SIGN_IN_REFUSED)
+        return await sign_in_page(
+            request, "That name and password did not work, or the account is locked for a while.", status=401
+        )
+    audit.record(engine, signed_in.username, audit.SIGNED_IN)
+    response = web.HTTPSeeOther(PREFIX + ("/audit" if signed_in.role == "admin" else "/queue"))
+    _cookie(response, SESSION_COOKIE, sessions.start(engine, signed_in.username))
+    response.del_cookie(SIGN_IN_COOKIE, path=PREFIX + "/")
+    return response
+
+
+async def sign_out(request: web.Request) -> web.StreamResponse:
+    engine = request.app[ENGINE]
+    sessions.end(engine, request.cookies.get(SESSION_COOKIE))
+    audit.record(engine, request["account"].username, audit.SIGNED_OUT)
+    response = web.HTTPSeeOther(PREFIX + "/sign-in")
+    response.del_cookie(SESSION_COOKIE, path=PREFIX + "/")
+    return response
+
+
+async def home(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPSeeOther(PREFIX + ("/audit" if request["account"].role == "admin" else "/queue"))
+
+
+async def queue_page(request: web.Request) -> web.Response:
+    refused = _allowed(request, roles.VIEW_QUEUE)
+    if refused is not None:  # an aiohttp Response is a mapping: empty, it is falsy
+        return refused
+    engine = request.app[ENGINE]
+    queue.sync(engine)
+    closed = request.query.get("show") == "closed"
+    audit.record(engine, request["account"].username, audit.VIEWED_QUEUE)
+    return _page(request, "queue.html", items=queue.items(engine, closed=closed), closed=closed)
+
+
+def _item_or_404(request: web.Request) -> queue.Item:
+    try:
+        item_id = int(request.match_info["item_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    found = queue.item(request.app[ENGINE], item_id)
+    if found is None:
+        raise web.HTTPNotFound()
+    return found
+
+
+async def item_page(request: web.Request) -> web.Response:
+    refused = _allowed(request, roles.VIEW_CONVERSATION)
+    if refused is not None:  # an aiohttp Response is a mapping: empty, it is falsy
+        return refused
+    engine = request.app[ENGINE]
+    item = _item_or_404(request)
+    events = queue.conversation(engine, item.sender_id)
+    audit.record(engine, request["account"].username, audit.VIEWED, sender_id=item.sender_id, item_id=item.id)
+    transcript = [
+        {"who": "Patient" if e["event"] == "user" else "Assistant", "at": e.get("timestamp"), "text": e.get("text")}
+        for e in events
+        if e.get("event") in ("user", "bot") and e.get("text")
+    ]
+    return _page(request, "item.html", item=item, summary=summarise(events), transcript=transcript)
+
+
+def _status_change(permission: str, change: Callable[..., None], action: str) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        refused = _allowed(request, permission)
+        if refused is not None:  # an aiohttp Response is a mapping: empty, it is falsy
+            return refused
+        engine = request.app[ENGINE]
+        item = _item_or_404(request)
+        try:
+            change(engine, item.id, request["account"].username)
+        except queue.ItemConflict as conflict:
+            return _refuse(request, 409, str(conflict))
+        audit.record(engine, request["account"].username, action, sender_id=item.sender_id, item_id=item.id)
+        raise web.HTTPSeeOther(f"{PREFIX}/items/{item.id}")
+
+    return handler
+
+
+async def audit_page(request: web.Request) -> web.Response:
+    refused = _allowed(request, roles.VIEW_AUDIT_LOG)
+    if refused is not None:  # an aiohttp Response is a mapping: empty, it is falsy
+        return refused
+    engine = request.app[ENGINE]
+    audit.record(engine, request["account"].username, audit.VIEWED_AUDIT_LOG)
+    return _page(request, "audit.html", entries=audit.entries(engine))
+
+
+async def not_found(request: web.Request) -> web.Response:
+    return _refuse(request, 404, "There is no such page.")
+
+
+def create_app(engine: sa.engine.Engine) -> web.Application:
+    from staff_inbox.tables import create_tables
+
+    create_tables(engine)
+    app = web.Application(middlewares=[security_headers, signed_in_only], client_max_size=64 * 1024)
+    app[ENGINE] = engine
+    routes: Dict[str, Any] = {
+        "/health": [("GET", health)],
+        "/sign-in": [("GET", sign_in_page), ("POST", sign_in)],
+        "/sign-out": [("POST", sign_out)],
+        "/": [("GET", home)],
+        "/queue": [("GET", queue_page)],
+        "/items/{item_id}": [("GET", item_page)],
+        "/items/{item_id}/claim": [("POST", _status_change(roles.CLAIM, queue.claim, audit.CLAIMED))],
+        "/items/{item_id}/close": [("POST", _status_change(roles.CLOSE, queue.close, audit.CLOSED))],
+        "/audit": [("GET", audit_page)],
+    }
+    for path, methods in routes.items():
+        for method, handler in methods:
+            app.router.add_route(method, PREFIX + path, handler)
+    app.router.add_static(PREFIX + "/static/", HERE / "static")
+    app.router.add_route("*", "/{anything:.*}", not_found)
+    return app
