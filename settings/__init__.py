@@ -77,6 +77,8 @@ SETTINGS = {
         Setting("STAFF_SESSION_MINUTES", "30", "a staff member idle for longer is signed out"),
         Setting("STAFF_LOCKOUT_ATTEMPTS", "5", "failed sign-ins in a row before an account is locked"),
         Setting("STAFF_LOCKOUT_MINUTES", "15", "how long a locked account stays locked"),
+        Setting("FHIR_ENDPOINT_URL", None, "the clinic system's FHIR R4 base URL the inbox may send bundles to"),
+        Setting("FHIR_ENDPOINT_TOKEN", None, "a bearer token for FHIR_ENDPOINT_URL", secret=True),
         Setting(
             "AUDIT_RETENTION_DAYS",
             "2190",

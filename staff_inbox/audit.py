@@ -19,6 +19,7 @@ VIEWED_QUEUE, VIEWED, CLAIMED, CLOSED, VIEWED_AUDIT_LOG = (
     "closed",
     "viewed_audit_log",
 )
+EXPORTED, SENT_TO_FHIR, FHIR_SEND_FAILED = "exported_fhir", "sent_to_fhir", "fhir_send_failed"
 
 
 @dataclass(frozen=True)

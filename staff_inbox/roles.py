@@ -7,10 +7,11 @@ VIEW_QUEUE = "view_queue"
 VIEW_CONVERSATION = "view_conversation"
 CLAIM = "claim"
 CLOSE = "close"
+EXPORT = "export"  # download or send the FHIR bundle
 VIEW_AUDIT_LOG = "view_audit_log"
 
 ROLES = {
-    "staff": frozenset({VIEW_QUEUE, VIEW_CONVERSATION, CLAIM, CLOSE}),
+    "staff": frozenset({VIEW_QUEUE, VIEW_CONVERSATION, CLAIM, CLOSE, EXPORT}),
     "admin": frozenset({VIEW_AUDIT_LOG}),
 }
 

@@ -11,6 +11,7 @@ workers.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import secrets
@@ -18,13 +19,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, Optional
 
+import aiohttp
 import sqlalchemy as sa
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+import settings
 from clinical.handover import LEVEL_NAMES, summarise
 from staff_inbox import accounts, audit, queue, roles, sessions
 from staff_inbox.accounts import Account
+from staff_inbox.fhir_bundle import build_bundle
 
 logger = logging.getLogger(__name__)
 
@@ -209,7 +213,62 @@ async def item_page(request: web.Request) -> web.Response:
         for e in events
         if e.get("event") in ("user", "bot") and e.get("text")
     ]
-    return _page(request, "item.html", item=item, summary=summarise(events), transcript=transcript)
+    return _page(
+        request,
+        "item.html",
+        item=item,
+        summary=summarise(events),
+        transcript=transcript,
+        fhir_endpoint=bool(settings.optional("FHIR_ENDPOINT_URL")),
+    )
+
+
+def _bundle(request: web.Request, item: queue.Item) -> Dict[str, Any]:
+    events = queue.conversation(request.app[ENGINE], item.sender_id)
+    return build_bundle(item.sender_id, summarise(events), events)
+
+
+async def fhir_download(request: web.Request) -> web.StreamResponse:
+    refused = _allowed(request, roles.EXPORT)
+    if refused is not None:  # an aiohttp Response is a mapping: empty, it is falsy
+        return refused
+    item = _item_or_404(request)
+    bundle = _bundle(request, item)
+    audit.record(request.app[ENGINE], request["account"].username, audit.EXPORTED, item.sender_id, item.id)
+    return web.Response(
+        text=json.dumps(bundle, indent=2, ensure_ascii=False),
+        content_type="application/fhir+json",
+        headers={"Content-Disposition": f'attachment; filename="knee-assistant-item-{item.id}.fhir.json"'},
+    )
+
+
+async def fhir_send(request: web.Request) -> web.StreamResponse:
+    """POST the bundle (a transaction) to the clinic system's FHIR base URL."""
+    refused = _allowed(request, roles.EXPORT)
+    if refused is not None:  # an aiohttp Response is a mapping: empty, it is falsy
+        return refused
+    endpoint = settings.optional("FHIR_ENDPOINT_URL")
+    if not endpoint:
+        return _refuse(request, 404, "No clinic system is configured to send to (FHIR_ENDPOINT_URL).")
+    item = _item_or_404(request)
+    engine, username = request.app[ENGINE], request["account"].username
+    headers = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
+    token = settings.optional("FHIR_ENDPOINT_TOKEN")
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as client:
+            async with client.post(endpoint.rstrip("/"), json=_bundle(request, item), headers=headers) as answer:
+                status = answer.status
+    except (aiohttp.ClientError, TimeoutError) as error:
+        logger.warning(f"FHIR send for item {item.id} failed: {type(error).__name__}")
+        status = 0
+    if not 200 <= status < 300:
+        audit.record(engine, username, audit.FHIR_SEND_FAILED, item.sender_id, item.id)
+        why = f"it answered {status}" if status else "it could not be reached"
+        return _refuse(request, 502, f"The clinic system did not take the bundle: {why}. Try again, or download it.")
+    audit.record(engine, username, audit.SENT_TO_FHIR, item.sender_id, item.id)
+    return _page(request, "sent.html", item=item)
 
 
 def _status_change(permission: str, change: Callable[..., None], action: str) -> Handler:
@@ -257,6 +316,7 @@ def create_app(engine: sa.engine.Engine) -> web.Application:
         "/items/{item_id}": [("GET", item_page)],
         "/items/{item_id}/claim": [("POST", _status_change(roles.CLAIM, queue.claim, audit.CLAIMED))],
         "/items/{item_id}/close": [("POST", _status_change(roles.CLOSE, queue.close, audit.CLOSED))],
+        "/items/{item_id}/fhir": [("GET", fhir_download), ("POST", fhir_send)],
         "/audit": [("GET", audit_page)],
     }
     for path, methods in routes.items():

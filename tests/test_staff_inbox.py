@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from harness.servers import StaffInbox
 from staff_inbox import accounts
+from tests.fake_fhir import FakeFhirServer
 from tests.staff_client import StaffBrowser
 from tests.staff_conversations import emergency_after_a_fall, handoff_only, self_check_see_clinician, store
 
@@ -21,10 +22,18 @@ pytestmark = pytest.mark.slow
 PASSWORD = "a long enough password"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 OTHER_PASSWORD = "another long password"
+FHIR_TOKEN = "token-for-the-clinic-system"
 
 
 @pytest.fixture(scope="module")
-def inbox(tmp_path_factory):
+def fhir_server():
+    server = FakeFhirServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def inbox(tmp_path_factory, fhir_server):
     workdir = tmp_path_factory.mktemp("staff-inbox")
     tracker_db = workdir / "trackers.db"
     store(
@@ -35,7 +44,15 @@ def inbox(tmp_path_factory):
             "patient-handoff": handoff_only(),
         },
     )
-    running = StaffInbox(workdir, tracker_db, extra_env={"STAFF_LOCKOUT_ATTEMPTS": "3"})
+    running = StaffInbox(
+        workdir,
+        tracker_db,
+        extra_env={
+            "STAFF_LOCKOUT_ATTEMPTS": "3",
+            "FHIR_ENDPOINT_URL": fhir_server.url,
+            "FHIR_ENDPOINT_TOKEN": FHIR_TOKEN,
+        },
+    )
     for name, role in (("alex", "staff"), ("sam", "staff"), ("robin", "admin"), ("locked", "staff")):
         running.create_account(name, PASSWORD, role)
     yield running.start()
@@ -162,6 +179,39 @@ def test_each_role_does_only_its_own_things(inbox):
     assert admin.post("/items/1/claim").status_code == 403
     staff = signed_in(inbox, "alex")
     assert staff.get("/audit").status_code == 403
+
+
+def test_staff_download_the_fhir_bundle_and_send_it_to_the_clinic_system(inbox, fhir_server):
+    alex = signed_in(inbox, "alex")
+    item = item_ids(alex.get("/queue").text)[2]  # the self-check
+    download = alex.get(f"/items/{item}/fhir")
+    assert download.status_code == 200 and download.headers["Content-Type"].startswith("application/fhir+json")
+    assert "attachment" in download.headers["Content-Disposition"]
+    bundle = download.json()
+    assert FakeFhirServer.problem(bundle, "application/fhir+json") is None
+    kinds = [entry["resource"]["resourceType"] for entry in bundle["entry"]]
+    assert kinds == ["Patient", "QuestionnaireResponse", "RiskAssessment"]
+
+    alex.get(f"/items/{item}")
+    sent = alex.post(f"/items/{item}/fhir")
+    assert sent.status_code == 200 and "took item" in sent.text, sent.text
+    assert len(fhir_server.received) == 1 and fhir_server.authorizations[-1] == f"Bearer {FHIR_TOKEN}"
+    received = fhir_server.received[-1]
+    assert [e["resource"]["resourceType"] for e in received["entry"]] == kinds
+
+    fhir_server.answer_status = 500
+    try:
+        alex.get(f"/items/{item}")
+        failed = alex.post(f"/items/{item}/fhir")
+    finally:
+        fhir_server.answer_status = None
+    assert failed.status_code == 502 and "answered 500" in failed.text
+
+    admin = signed_in(inbox, "robin")
+    assert admin.get(f"/items/{item}/fhir").status_code == 403
+    log = admin.get("/audit").text
+    for action in ("exported_fhir", "sent_to_fhir", "fhir_send_failed"):
+        assert f"<td>alex</td><td>{action}</td><td>patient-self-check</td>" in log, action
 
 
 def test_the_audit_log_records_who_did_what(inbox):
