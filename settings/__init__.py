@@ -77,6 +77,21 @@ SETTINGS = {
         Setting("STAFF_SESSION_MINUTES", "30", "a staff member idle for longer is signed out"),
         Setting("STAFF_LOCKOUT_ATTEMPTS", "5", "failed sign-ins in a row before an account is locked"),
         Setting("STAFF_LOCKOUT_MINUTES", "15", "how long a locked account stays locked"),
+        Setting(
+            "STAFF_INBOX_URL", "http://127.0.0.1:5010/staff", "the inbox's address as staff reach it (alert links)"
+        ),
+        Setting("STAFF_ALERT_POLL_SECONDS", "15", "how often the inbox looks for new items to alert staff about"),
+        Setting("STAFF_ALERT_EMAIL", None, "comma-separated addresses alerted of new items (no health detail)"),
+        Setting("STAFF_ALERT_FROM", "knee-assistant@localhost", "the alert emails' sender"),
+        Setting("STAFF_ALERT_SMS", None, "comma-separated phone numbers alerted by SMS through Twilio"),
+        Setting("SMTP_HOST", None, "the mail server for staff alerts"),
+        Setting("SMTP_PORT", "587", "its port"),
+        Setting("SMTP_STARTTLS", "1", "1: upgrade to TLS before signing in (0 only for a server on loopback)"),
+        Setting("SMTP_USERNAME", None, "the mail server's user, if it needs one"),
+        Setting("SMTP_PASSWORD", None, "that user's password", secret=True),
+        Setting(
+            "TWILIO_API_URL", "https://api.twilio.com", "Twilio's REST API, for SMS alerts (tests point it at a fake)"
+        ),
         Setting("FHIR_ENDPOINT_URL", None, "the clinic system's FHIR R4 base URL the inbox may send bundles to"),
         Setting("FHIR_ENDPOINT_TOKEN", None, "a bearer token for FHIR_ENDPOINT_URL", secret=True),
         Setting(

@@ -54,6 +54,7 @@ inbox_items = sa.Table(
     sa.Column("claimed_by", sa.String(80)),
     sa.Column("closed_by", sa.String(80)),
     sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("alerted_at", sa.Float),  # when staff were alerted of it (staff_inbox/alerts.py)
 )
 
 inbox_progress = sa.Table(

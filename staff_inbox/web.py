@@ -11,13 +11,14 @@ workers.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import secrets
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, Optional
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Optional
 
 import aiohttp
 import sqlalchemy as sa
@@ -26,7 +27,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 import settings
 from clinical.handover import LEVEL_NAMES, summarise
-from staff_inbox import accounts, audit, queue, roles, sessions
+from staff_inbox import accounts, alerts, audit, queue, roles, sessions
 from staff_inbox.accounts import Account
 from staff_inbox.fhir_bundle import build_bundle
 
@@ -301,6 +302,12 @@ async def not_found(request: web.Request) -> web.Response:
     return _refuse(request, 404, "There is no such page.")
 
 
+async def _alerting(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(alerts.keep_alerting(app[ENGINE]))
+    yield
+    task.cancel()
+
+
 def create_app(engine: sa.engine.Engine) -> web.Application:
     from staff_inbox.tables import create_tables
 
@@ -323,5 +330,7 @@ def create_app(engine: sa.engine.Engine) -> web.Application:
         for method, handler in methods:
             app.router.add_route(method, PREFIX + path, handler)
     app.router.add_static(PREFIX + "/static/", HERE / "static")
+    if alerts.configured():
+        app.cleanup_ctx.append(_alerting)
     app.router.add_route("*", "/{anything:.*}", not_found)
     return app
