@@ -83,8 +83,9 @@ def handoff_only(start: float = START + 1200) -> List[Dict[str, Any]]:
     return [user("I'd like to talk to a real person please", "human_handoff", start), bot("Please call.", start + 1)]
 
 
-def store(tracker_db: Path, conversations: Dict[str, List[Dict[str, Any]]]) -> None:
-    """Store the conversations through the tracker store the Rasa server uses (SQLite at tracker_db)."""
+def store(tracker_db: Path, conversations: Dict[str, List[Dict[str, Any]]], database_url: Optional[str] = None) -> None:
+    """Store the conversations through the tracker store the Rasa server uses (PostgreSQL at
+    database_url if given, else SQLite at tracker_db)."""
     import os
 
     from rasa.shared.core.domain import Domain
@@ -94,8 +95,10 @@ def store(tracker_db: Path, conversations: Dict[str, List[Dict[str, Any]]]) -> N
     from stores.tracker_store import PrivateTrackerStore
 
     domain = Domain.load(str(Path(__file__).resolve().parent.parent / "domain"))
-    before = os.environ.get("TRACKER_DB")
-    os.environ["TRACKER_DB"] = str(tracker_db)
+    wanted = {"TRACKER_DB": str(tracker_db), "DATABASE_URL": database_url}
+    before = {name: os.environ.get(name) for name in wanted}
+    for name, value in wanted.items():
+        os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
     try:
         store = PrivateTrackerStore(domain)
         for sender, events in conversations.items():
@@ -103,8 +106,7 @@ def store(tracker_db: Path, conversations: Dict[str, List[Dict[str, Any]]]) -> N
                 sender, [e for e in (Event.from_parameters(dict(d)) for d in events) if e], domain.slots
             )
             asyncio.run(store.save(tracker))
+        store.engine.dispose()
     finally:
-        if before is None:
-            os.environ.pop("TRACKER_DB", None)
-        else:
-            os.environ["TRACKER_DB"] = before
+        for name, value in before.items():
+            os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
