@@ -1,22 +1,20 @@
-"""The domain as the action server receives it: domain/*.yml merged by Rasa itself."""
+"""The domain as the action server receives it: domain/*.yml merged by Rasa itself (the channels'
+loader, channels/clinic_domain.py, so there is one), as a dict."""
 
 from __future__ import annotations
 
 import copy
 import functools
-from pathlib import Path
 from typing import Any, Dict
 
-ROOT = Path(__file__).resolve().parent.parent
+from channels.clinic_domain import project_domain
 
 
 def load_domain() -> Dict[str, Any]:
     """A copy: callers may change it."""
-    return copy.deepcopy(_merged_domain())
+    return copy.deepcopy(_as_dict())
 
 
 @functools.lru_cache(maxsize=1)
-def _merged_domain() -> Dict[str, Any]:
-    from rasa.shared.core.domain import Domain
-
-    return Domain.load(str(ROOT / "domain")).as_dict()
+def _as_dict() -> Dict[str, Any]:
+    return project_domain().as_dict()
