@@ -7,7 +7,7 @@ from typing import Dict
 
 import pytest
 
-from harness.servers import ROOT, Assistant
+from harness.servers import Assistant
 from tests.bad_input.strategies import (
     MAX_BODY_BYTES,
     MAX_CHARS,
@@ -39,12 +39,11 @@ def assistant(tmp_path_factory, fake_telegram):
 @pytest.fixture(scope="package")
 def service() -> Dict[str, str]:
     """The guard's replies as the server sends them, and the limits above checked against the code."""
-    from rasa.shared.core.domain import Domain
-
     from channels import guard, rest
+    from channels.clinic_domain import project_domain
 
     assert guard.MAX_MESSAGE_CHARS == MAX_CHARS and rest.MAX_BODY_BYTES == MAX_BODY_BYTES
-    replies = guard.ServiceReplies(Domain.load(str(ROOT / "domain")), max_chars=MAX_CHARS)
+    replies = guard.ServiceReplies(project_domain(), max_chars=MAX_CHARS)
     return {
         name: replies[name]
         for name in ("utter_empty_message", "utter_message_too_long", "utter_slow_down", "utter_unavailable")
