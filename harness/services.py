@@ -214,6 +214,7 @@ class Nginx:
                 "RASA_SERVERS": " ".join(f"server {address} max_fails=0;" for address in upstreams),
                 "NGINX_LISTEN": f"127.0.0.1:{self.port}",
                 "STAFF_INBOX_SERVERS": f"server {inbox};" if inbox else "server 127.0.0.1:9 down;",
+                "STAFF_INBOX_ALLOW": "allow 127.0.0.1; deny all;",
             },
         )
         temps = "\n".join(

@@ -21,6 +21,7 @@ from typing import Optional
 import sqlalchemy as sa
 
 import settings
+from staff_inbox.sessions import purge_expired
 from staff_inbox.tables import expire_audit_log, forget_conversations
 from stores.database import database_url
 
@@ -61,6 +62,7 @@ def main(argv: Optional[list] = None) -> int:
     engine = sa.create_engine(database_url(), hide_parameters=True)
     with engine.begin() as connection:
         expired = expire_audit_log(connection, time.time() - settings.seconds("AUDIT_RETENTION_DAYS") * 86400)
+        purge_expired(connection)  # staff sessions that can no longer be used
     logger.info(f"Retention: deleted {expired} audit log entries older than AUDIT_RETENTION_DAYS.")
     if not sa.inspect(engine).has_table("events"):
         logger.info("Retention: no conversations stored yet.")

@@ -75,8 +75,9 @@ SETTINGS = {
         Setting("STAFF_INBOX_PORT", "5010", "the staff inbox's port (nginx serves it at /staff/)"),
         Setting("STAFF_INBOX_INTERFACE", "127.0.0.1", "the staff inbox's interface (a container sets 0.0.0.0)"),
         Setting("STAFF_SESSION_MINUTES", "30", "a staff member idle for longer is signed out"),
-        Setting("STAFF_LOCKOUT_ATTEMPTS", "5", "failed sign-ins in a row before an account is locked"),
-        Setting("STAFF_LOCKOUT_MINUTES", "15", "how long a locked account stays locked"),
+        Setting("STAFF_SESSION_MAX_HOURS", "12", "and every session ends after this long, busy or not"),
+        Setting("STAFF_LOCKOUT_ATTEMPTS", "5", "failed sign-ins in a row (one name, one address) before a lock"),
+        Setting("STAFF_LOCKOUT_MINUTES", "15", "how long that name stays locked from that address"),
         Setting(
             "STAFF_INBOX_URL", "http://127.0.0.1:5010/staff", "the inbox's address as staff reach it (alert links)"
         ),

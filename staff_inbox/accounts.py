@@ -1,5 +1,5 @@
-"""Staff accounts: created from the command line, passwords hashed with argon2 (argon2-cffi), a
-lockout after STAFF_LOCKOUT_ATTEMPTS failed sign-ins in a row.
+"""Staff accounts: created from the command line, passwords hashed with argon2 (argon2-cffi), and a
+lock on a name from one address after STAFF_LOCKOUT_ATTEMPTS failed sign-ins in a row from there.
 
     make staff-account USERNAME=alex ROLE=staff        (asks for the password twice)
     python -m staff_inbox.accounts create alex --role admin --password-stdin < file
@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+import threading
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -22,7 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 import settings
 from staff_inbox.roles import ROLES
-from staff_inbox.tables import create_tables, staff_accounts
+from staff_inbox.tables import create_tables, staff_accounts, staff_sign_in_failures
 
 MIN_PASSWORD_CHARS = 12
 _hasher = PasswordHasher()
@@ -61,37 +62,85 @@ def create_account(engine: sa.engine.Engine, username: str, password: str, role:
                 username=username,
                 password_hash=_hasher.hash(password),
                 role=role,
-                failed_sign_ins=0,
                 created_at=time.time(),
             )
         )
     return Account(username, role)
 
 
-def sign_in(engine: sa.engine.Engine, username: str, password: str, now: Optional[float] = None) -> Account:
-    """The account, if the password is right and the account is not locked; else SignInRefused."""
+def sign_in(
+    engine: sa.engine.Engine, username: str, password: str, address: str = "", now: Optional[float] = None
+) -> Account:
+    """The account, if the password is right and this name is not locked from this address; else
+    SignInRefused. Every attempt is counted before the password is checked (an atomic increment), so
+    parallel guesses cannot share one count; a locked or unknown name costs as much time as a wrong
+    password, so the answer's speed does not tell whether a name exists."""
     now = time.time() if now is None else now
-    with engine.begin() as connection:
+    with engine.connect() as connection:
         row = connection.execute(sa.select(staff_accounts).where(staff_accounts.c.username == username)).first()
     if row is None:
         _verify(_DUMMY_HASH, password)
         raise SignInRefused()
-    if row.locked_until and row.locked_until > now:
+    failures = _count_attempt(engine, username, address, now)
+    if failures is None:  # locked
+        _verify(_DUMMY_HASH, password)
         raise SignInRefused()
-    right = _verify(row.password_hash, password)
-    failed = 0 if right else row.failed_sign_ins + 1
-    locked_until: Optional[float] = None
-    if failed >= settings.integer("STAFF_LOCKOUT_ATTEMPTS"):
-        failed, locked_until = 0, now + settings.seconds("STAFF_LOCKOUT_MINUTES") * 60
-    with engine.begin() as connection:  # committed before a refusal is raised
-        connection.execute(
-            staff_accounts.update()
-            .where(staff_accounts.c.id == row.id)
-            .values(failed_sign_ins=failed, locked_until=locked_until)
-        )
-    if not right:
-        raise SignInRefused()
-    return Account(row.username, row.role)
+    if _verify(row.password_hash, password):
+        with engine.begin() as connection:
+            connection.execute(_failures_of(username, address))
+        return Account(row.username, row.role)
+    if failures >= settings.integer("STAFF_LOCKOUT_ATTEMPTS"):
+        with engine.begin() as connection:
+            connection.execute(
+                sa.update(staff_sign_in_failures)
+                .where(staff_sign_in_failures.c.username == username)
+                .where(staff_sign_in_failures.c.address == address)
+                .values(failures=0, locked_until=now + settings.seconds("STAFF_LOCKOUT_MINUTES") * 60)
+            )
+    raise SignInRefused()
+
+
+def _failures_of(username: str, address: str) -> Any:
+    """Forget the failed attempts of this name from this address."""
+    return sa.delete(staff_sign_in_failures).where(
+        (staff_sign_in_failures.c.username == username) & (staff_sign_in_failures.c.address == address)
+    )
+
+
+def _count_attempt(engine: sa.engine.Engine, username: str, address: str, now: float) -> Optional[int]:
+    """Count one attempt for (name, address); the count so far, or None while it is locked."""
+    key = (staff_sign_in_failures.c.username == username) & (staff_sign_in_failures.c.address == address)
+    with _attempt_lock:
+        return _counted(engine, key, username, address, now)
+
+
+# SQLite has no row locks: within one process, attempts are counted one at a time.
+_attempt_lock = threading.Lock()
+
+
+def _counted(engine: sa.engine.Engine, key: Any, username: str, address: str, now: float) -> Optional[int]:
+    for _ in range(3):  # an insert that loses a race to another attempt's insert is retried as an update
+        try:
+            with engine.begin() as connection:
+                locked = connection.execute(
+                    sa.select(staff_sign_in_failures.c.locked_until).where(key).with_for_update()
+                ).first()
+                if locked is None:
+                    connection.execute(
+                        staff_sign_in_failures.insert().values(username=username, address=address, failures=1)
+                    )
+                    return 1
+                if locked.locked_until and locked.locked_until > now:
+                    return None
+                connection.execute(
+                    sa.update(staff_sign_in_failures)
+                    .where(key)
+                    .values(failures=staff_sign_in_failures.c.failures + 1, locked_until=None)
+                )
+                return int(connection.execute(sa.select(staff_sign_in_failures.c.failures).where(key)).scalar_one())
+        except sa.exc.IntegrityError:
+            continue
+    return None
 
 
 def account(engine: sa.engine.Engine, username: str) -> Optional[Account]:

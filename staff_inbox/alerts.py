@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import smtplib
+import ssl
 import time
 from email.message import EmailMessage
 from typing import List, Optional, Sequence
@@ -44,16 +45,6 @@ def alert_text(kinds: Sequence[str]) -> str:
     return f"{count} waiting in the staff inbox.{person} Sign in to read: {link}"
 
 
-def _unalerted(engine: sa.engine.Engine) -> List[sa.engine.Row]:
-    with engine.connect() as connection:
-        return connection.execute(
-            sa.select(inbox_items.c.id, inbox_items.c.kind)
-            .where(inbox_items.c.alerted_at.is_(None))
-            .where(inbox_items.c.status.in_(queue.OPEN))
-            .order_by(inbox_items.c.id)
-        ).all()
-
-
 def send_email(text: str) -> None:
     message = EmailMessage()
     message["Subject"] = "Staff inbox: new item"
@@ -61,10 +52,13 @@ def send_email(text: str) -> None:
     message["To"] = ", ".join(_listed("STAFF_ALERT_EMAIL"))
     message.set_content(text)
     host, port = settings.text("SMTP_HOST"), settings.integer("SMTP_PORT")
+    tls = settings.text("SMTP_STARTTLS") == "1"
+    username = settings.optional("SMTP_USERNAME")
+    if username and not tls and host not in ("127.0.0.1", "localhost", "::1"):
+        raise ValueError("refusing to send the SMTP password unencrypted: set SMTP_STARTTLS=1")
     with smtplib.SMTP(host, port, timeout=20) as smtp:
-        if settings.text("SMTP_STARTTLS") == "1":
-            smtp.starttls()
-        username = settings.optional("SMTP_USERNAME")
+        if tls:  # with the certificate and host name checked (smtplib's default checks neither)
+            smtp.starttls(context=ssl.create_default_context())
         if username:
             smtp.login(username, settings.optional("SMTP_PASSWORD") or "")
         smtp.send_message(message)
@@ -79,10 +73,32 @@ def send_sms(text: str) -> None:
         client.messages.create(to=number, from_=settings.text("TWILIO_NUMBER"), body=text)
 
 
+def _claim_for_alert(engine: sa.engine.Engine, now: float) -> List[sa.engine.Row]:
+    """Mark the unalerted items as alerted before sending, so that two looks never alert twice."""
+    with engine.begin() as connection:
+        rows = connection.execute(
+            sa.select(inbox_items.c.id, inbox_items.c.kind)
+            .where(inbox_items.c.alerted_at.is_(None))
+            .where(inbox_items.c.status.in_(queue.OPEN))
+            .order_by(inbox_items.c.id)
+        ).all()
+        claimed = []
+        for row in rows:
+            if connection.execute(
+                inbox_items.update()
+                .where(inbox_items.c.id == row.id)
+                .where(inbox_items.c.alerted_at.is_(None))
+                .values(alerted_at=now)
+            ).rowcount:
+                claimed.append(row)
+    return claimed
+
+
 async def alert_new_items(engine: sa.engine.Engine) -> Optional[str]:
-    """One look: sync the queue, alert about items not alerted yet; returns the alert sent, if any."""
+    """One look: sync the queue, alert about items not alerted yet; returns the alert sent, if any.
+    If every channel fails, the items are unmarked and the next look tries again."""
     await asyncio.to_thread(queue.sync, engine)
-    new = await asyncio.to_thread(_unalerted, engine)
+    new = await asyncio.to_thread(_claim_for_alert, engine, time.time())
     if not new:
         return None
     text = alert_text([row.kind for row in new])
@@ -99,11 +115,11 @@ async def alert_new_items(engine: sa.engine.Engine) -> Optional[str]:
         except Exception as error:  # noqa: BLE001 - one channel failing must not stop the other
             logger.warning(f"Staff alert by {send.__name__} failed: {type(error).__name__}")
     if not sent:
+        with engine.begin() as connection:
+            connection.execute(
+                inbox_items.update().where(inbox_items.c.id.in_([row.id for row in new])).values(alerted_at=None)
+            )
         return None
-    with engine.begin() as connection:
-        connection.execute(
-            inbox_items.update().where(inbox_items.c.id.in_([row.id for row in new])).values(alerted_at=time.time())
-        )
     logger.info(f"Staff alerted of {len(new)} new item(s).")
     return text
 

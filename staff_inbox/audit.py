@@ -1,5 +1,7 @@
-"""The audit log: who signed in, viewed, claimed or closed what, and when. Ids only, never health
-data. Kept AUDIT_RETENTION_DAYS (privacy/retention.py deletes older entries); admins read it."""
+"""The audit log: who signed in (from where), viewed, claimed, released, closed or exported what, and
+what was refused. Conversations by their inbox pseudonym, never health data. Kept AUDIT_RETENTION_DAYS
+(privacy/retention.py deletes older entries); admins read it. A change of an item and its entry are
+written in one transaction (`record_in`)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ VIEWED_QUEUE, VIEWED, CLAIMED, CLOSED, VIEWED_AUDIT_LOG = (
     "viewed_audit_log",
 )
 EXPORTED, SENT_TO_FHIR, FHIR_SEND_FAILED = "exported_fhir", "sent_to_fhir", "fhir_send_failed"
+RELEASED, REFUSED = "released", "refused"
 
 
 @dataclass(frozen=True)
@@ -27,26 +30,47 @@ class Entry:
     at: float
     username: str
     action: str
-    sender_id: Optional[str]
+    conversation: Optional[str]
     item_id: Optional[int]
+    address: Optional[str]
+
+
+def record_in(
+    connection: sa.engine.Connection,
+    username: str,
+    action: str,
+    conversation: Optional[str] = None,
+    item_id: Optional[int] = None,
+    address: Optional[str] = None,
+    user_agent: Optional[str] = None,
+) -> None:
+    connection.execute(
+        audit_log.insert().values(
+            at=time.time(),
+            username=username[:80],
+            action=action,
+            conversation=conversation,
+            item_id=item_id,
+            address=(address or "")[:64] or None,
+            user_agent=(user_agent or "")[:200] or None,
+        )
+    )
 
 
 def record(
     engine: sa.engine.Engine,
     username: str,
     action: str,
-    sender_id: Optional[str] = None,
+    conversation: Optional[str] = None,
     item_id: Optional[int] = None,
+    address: Optional[str] = None,
+    user_agent: Optional[str] = None,
 ) -> None:
     with engine.begin() as connection:
-        connection.execute(
-            audit_log.insert().values(
-                at=time.time(), username=username, action=action, sender_id=sender_id, item_id=item_id
-            )
-        )
+        record_in(connection, username, action, conversation, item_id, address, user_agent)
 
 
 def entries(engine: sa.engine.Engine, limit: int = 500) -> List[Entry]:
     with engine.connect() as connection:
         rows = connection.execute(sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)).all()
-    return [Entry(row.at, row.username, row.action, row.sender_id, row.item_id) for row in rows]
+    return [Entry(row.at, row.username, row.action, row.conversation, row.item_id, row.address) for row in rows]

@@ -1,6 +1,7 @@
 """A conversation's hand-over as a FHIR R4 Bundle, for the clinic's own systems: a transaction that
 creates
-  * a Patient with only the conversation's id (the assistant knows no name, and keeps none);
+  * a Patient with only the inbox's pseudonym for the conversation (the assistant knows no name, and
+    the channel's own id, a Telegram account or a phone number's hash, stays out);
   * a QuestionnaireResponse with the self-check's answers (when there are any);
   * a RiskAssessment with the level, its reasons and the next step;
   * a Flag when the assistant gave emergency advice.
@@ -64,15 +65,16 @@ def _self_check_answers(events: Sequence[Mapping[str, Any]]) -> List[Tuple[str, 
 
 
 def build_bundle(
-    sender_id: str, summary: Handover, events: Sequence[Mapping[str, Any]], now: Optional[datetime] = None
+    conversation: str, summary: Handover, events: Sequence[Mapping[str, Any]], now: Optional[datetime] = None
 ) -> Dict[str, Any]:
-    """The transaction Bundle (as JSON-ready dicts), validated by fhir.resources and by check_codes."""
+    """The transaction Bundle (as JSON-ready dicts), validated by fhir.resources and by check_codes.
+    `conversation` is the inbox's pseudonym for it, never the channel's id."""
     now = now or datetime.now(timezone.utc)
     stamp = now.astimezone(timezone.utc).isoformat(timespec="seconds")
     ids = {name: f"urn:uuid:{uuid.uuid4()}" for name in ("patient", "answers", "risk", "flag")}
     patient = {
         "resourceType": "Patient",
-        "identifier": [{"system": CONVERSATION_ID_SYSTEM, "value": sender_id}],
+        "identifier": [{"system": CONVERSATION_ID_SYSTEM, "value": conversation}],
     }
     entries: List[Tuple[str, Dict[str, Any]]] = [(ids["patient"], patient)]
     questions = {question.slot: question for question in self_check.load_questions()}
@@ -133,7 +135,7 @@ def build_bundle(
                 },
             )
         )
-    bundle = {
+    bundle: Dict[str, Any] = {
         "resourceType": "Bundle",
         "type": "transaction",
         "timestamp": stamp,
@@ -142,6 +144,8 @@ def build_bundle(
             for full_url, resource in entries
         ],
     }
+    # Sent twice, the conversation is still one Patient in the clinic's system (a conditional create).
+    bundle["entry"][0]["request"]["ifNoneExist"] = f"identifier={CONVERSATION_ID_SYSTEM}|{conversation}"
     validate(bundle)
     return bundle
 

@@ -13,21 +13,22 @@ conversation has reached, so the queue shows the most urgent conversations first
 from __future__ import annotations
 
 import json
+import threading
 import time
+import uuid
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import sqlalchemy as sa
 
 from clinical.self_check import RESULT_SLOT
 from clinical.triage import Level
-from staff_inbox.tables import create_tables, inbox_items, inbox_progress
+from staff_inbox.tables import create_tables, inbox_conversations, inbox_items, inbox_progress, inbox_seen_events
 
 HANDOFF, SELF_CHECK, ESCALATION = "handoff", "self_check", "escalation"
 KIND_NAMES = {HANDOFF: "Asked for a person", SELF_CHECK: "Self-check", ESCALATION: "Red flag escalated"}
 NEW, CLAIMED, CLOSED = "new", "claimed", "closed"
 OPEN = (NEW, CLAIMED)
-BATCH = 2000
 
 
 class ItemConflict(Exception):
@@ -72,6 +73,14 @@ def _raised(row: Any) -> Optional[Tuple[str, Level]]:
     return None
 
 
+# Rasa instances commit their events in another order than they number and time-stamp them, and a
+# turn's save may wait for a database restart (DB_RETRY_SECONDS): each sync re-reads this far back.
+REREAD_SECONDS = 600
+# Syncs of one process never overlap (the alert loop's thread and a page's); PostgreSQL's row lock on
+# inbox_progress keeps two processes apart too.
+_sync_lock = threading.Lock()
+
+
 def sync(engine: sa.engine.Engine, now: Optional[float] = None) -> int:
     """Read the events stored since the last sync into the queue; return how many items were raised."""
     create_tables(engine)
@@ -80,61 +89,56 @@ def sync(engine: sa.engine.Engine, now: Optional[float] = None) -> int:
         return 0
     now = time.time() if now is None else now
     raised = 0
-    with engine.begin() as connection:
-        progress = connection.execute(sa.select(inbox_progress.c.last_event_id)).scalar()
-        last = progress or 0
-        # Up to the newest event now: one stored while this runs is read by the next sync.
-        newest = connection.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0
-        while True:
-            rows = connection.execute(
-                sa.select(
-                    events.c.id,
-                    events.c.sender_id,
-                    events.c.type_name,
-                    events.c.intent_name,
-                    events.c.timestamp,
-                    events.c.data,
+    with _sync_lock, engine.begin() as connection:
+        read_up_to = connection.execute(
+            sa.select(inbox_progress.c.read_up_to).where(inbox_progress.c.id == 1).with_for_update()
+        ).scalar_one()
+        since = read_up_to - REREAD_SECONDS
+        rows = connection.execute(
+            sa.select(events.c.sender_id, events.c.type_name, events.c.intent_name, events.c.timestamp, events.c.data)
+            .where(events.c.timestamp >= since)
+            .where(
+                sa.or_(
+                    sa.and_(events.c.type_name == "user", events.c.intent_name == "human_handoff"),
+                    sa.and_(events.c.type_name == "slot", events.c.data.like(f'%"{RESULT_SLOT}"%')),
                 )
-                .where(events.c.id > last)
-                .where(events.c.id <= newest)
-                .where(
-                    sa.or_(
-                        sa.and_(events.c.type_name == "user", events.c.intent_name == "human_handoff"),
-                        sa.and_(events.c.type_name == "slot", events.c.data.like(f'%"{RESULT_SLOT}"%')),
-                    )
-                )
-                .order_by(events.c.id)
-                .limit(BATCH)
-            ).all()
-            for row in rows:
-                found = _raised(row)
-                if found:
-                    raised += _raise(connection, row, *found, now=now)
-            if len(rows) < BATCH:
-                break
-            last = rows[-1].id
-        if progress is None:
-            connection.execute(inbox_progress.insert().values(id=1, last_event_id=newest))
-        else:
-            connection.execute(inbox_progress.update().values(last_event_id=newest))
+            )
+            .order_by(events.c.timestamp, events.c.id)
+        ).all()
+        seen = {
+            (row.sender_id, row.kind, row.timestamp)
+            for row in connection.execute(sa.select(inbox_seen_events).where(inbox_seen_events.c.timestamp >= since))
+        }
+        for row in rows:
+            found = _raised(row)
+            if found is None or (row.sender_id, found[0], row.timestamp) in seen:
+                continue
+            seen.add((row.sender_id, found[0], row.timestamp))
+            connection.execute(
+                inbox_seen_events.insert().values(sender_id=row.sender_id, kind=found[0], timestamp=row.timestamp)
+            )
+            raised += _raise(connection, row, *found, now=now)
+        newest = max([read_up_to] + [row.timestamp for row in rows if row.timestamp is not None])
+        connection.execute(inbox_progress.update().where(inbox_progress.c.id == 1).values(read_up_to=newest))
+        connection.execute(
+            inbox_seen_events.delete().where(inbox_seen_events.c.timestamp < newest - 2 * REREAD_SECONDS)
+        )
     return raised
 
 
 def _raise(connection: sa.engine.Connection, row: Any, kind: str, level: Level, now: float) -> int:
-    existing = connection.execute(
-        sa.select(inbox_items.c.id, inbox_items.c.level, inbox_items.c.status).where(
-            inbox_items.c.sender_id == row.sender_id
-        )
-    ).all()
+    existing = connection.execute(sa.select(inbox_items.c.level).where(inbox_items.c.sender_id == row.sender_id)).all()
     highest = max([level] + [Level(item.level) for item in existing])
-    # Every open item of this conversation moves up with it.
-    connection.execute(
+    # Every open item of this conversation moves up with it; one that becomes urgent or an emergency
+    # is alerted about again (staff_inbox/alerts.py).
+    rising = (
         inbox_items.update()
         .where(inbox_items.c.sender_id == row.sender_id)
         .where(inbox_items.c.status.in_(OPEN))
         .where(inbox_items.c.level < int(highest))
-        .values(level=int(highest), updated_at=now)
     )
+    again: Dict[str, Any] = {"alerted_at": None} if highest >= Level.URGENT else {}
+    connection.execute(rising.values(level=int(highest), updated_at=now, **again))
     already_open = connection.execute(
         sa.select(inbox_items.c.id)
         .where(inbox_items.c.sender_id == row.sender_id)
@@ -143,11 +147,17 @@ def _raise(connection: sa.engine.Connection, row: Any, kind: str, level: Level, 
     ).first()
     if already_open:
         return 0
+    if (
+        connection.execute(
+            sa.select(inbox_conversations.c.sender_id).where(inbox_conversations.c.sender_id == row.sender_id)
+        ).first()
+        is None
+    ):
+        connection.execute(inbox_conversations.insert().values(sender_id=row.sender_id, pseudonym=str(uuid.uuid4())))
     connection.execute(
         inbox_items.insert().values(
             sender_id=row.sender_id,
             kind=kind,
-            event_id=row.id,
             level=int(highest),
             raised_at=row.timestamp or now,
             status=NEW,
@@ -155,6 +165,17 @@ def _raise(connection: sa.engine.Connection, row: Any, kind: str, level: Level, 
         )
     )
     return 1
+
+
+def pseudonym(engine: sa.engine.Engine, sender_id: str) -> str:
+    """The conversation's inbox-local pseudonym (created with its first item)."""
+    with engine.connect() as connection:
+        found = connection.execute(
+            sa.select(inbox_conversations.c.pseudonym).where(inbox_conversations.c.sender_id == sender_id)
+        ).scalar()
+    if found is None:
+        raise LookupError("no pseudonym: the conversation has no item")
+    return str(found)
 
 
 def _item(row: Any) -> Item:
@@ -190,30 +211,49 @@ def item(engine: sa.engine.Engine, item_id: int) -> Optional[Item]:
     return _item(row) if row else None
 
 
-def claim(engine: sa.engine.Engine, item_id: int, username: str) -> None:
-    with engine.begin() as connection:
-        done = connection.execute(
-            inbox_items.update()
-            .where(inbox_items.c.id == item_id)
-            .where(sa.or_(inbox_items.c.status == NEW, inbox_items.c.claimed_by == username))
-            .where(inbox_items.c.status != CLOSED)
-            .values(status=CLAIMED, claimed_by=username, updated_at=time.time())
-        ).rowcount
-    if not done:
-        raise ItemConflict("This item is claimed by someone else or closed.")
+Then = Optional[Callable[[sa.engine.Connection], None]]
 
 
-def close(engine: sa.engine.Engine, item_id: int, username: str) -> None:
+def _change(engine: sa.engine.Engine, update: Any, refusal: str, then: Then) -> None:
+    """One status change, and `then` (its audit entry) in the same transaction."""
     with engine.begin() as connection:
-        done = connection.execute(
-            inbox_items.update()
-            .where(inbox_items.c.id == item_id)
-            .where(inbox_items.c.status == CLAIMED)
-            .where(inbox_items.c.claimed_by == username)
-            .values(status=CLOSED, closed_by=username, updated_at=time.time())
-        ).rowcount
-    if not done:
-        raise ItemConflict("Claim this item before closing it.")
+        if not connection.execute(update.values(updated_at=time.time())).rowcount:
+            raise ItemConflict(refusal)
+        if then:
+            then(connection)
+
+
+def claim(engine: sa.engine.Engine, item_id: int, username: str, then: Then = None) -> None:
+    update = (
+        inbox_items.update()
+        .where(inbox_items.c.id == item_id)
+        .where(sa.or_(inbox_items.c.status == NEW, inbox_items.c.claimed_by == username))
+        .where(inbox_items.c.status != CLOSED)
+        .values(status=CLAIMED, claimed_by=username)
+    )
+    _change(engine, update, "This item is claimed by someone else or closed.", then)
+
+
+def release(engine: sa.engine.Engine, item_id: int, username: str, then: Then = None) -> None:
+    """Back to new, whoever held it: an item held by someone off shift must not wait for them."""
+    update = (
+        inbox_items.update()
+        .where(inbox_items.c.id == item_id)
+        .where(inbox_items.c.status == CLAIMED)
+        .values(status=NEW, claimed_by=None)
+    )
+    _change(engine, update, "Only a claimed item can be released.", then)
+
+
+def close(engine: sa.engine.Engine, item_id: int, username: str, then: Then = None) -> None:
+    update = (
+        inbox_items.update()
+        .where(inbox_items.c.id == item_id)
+        .where(inbox_items.c.status == CLAIMED)
+        .where(inbox_items.c.claimed_by == username)
+        .values(status=CLOSED, closed_by=username)
+    )
+    _change(engine, update, "Claim this item before closing it.", then)
 
 
 def conversation(engine: sa.engine.Engine, sender_id: str) -> List[Dict[str, Any]]:

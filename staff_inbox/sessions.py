@@ -1,10 +1,14 @@
 """Signed-in browsers. The cookie carries a random token; the database keeps only its SHA-256, the
-account's name, the form token that every POST must carry (CSRF) and when it was last used. A
-session idle for STAFF_SESSION_MINUTES ends."""
+account's name, the form token that every POST must carry (CSRF), when it started and when it was last
+used. A session idle for STAFF_SESSION_MINUTES ends, and any session after STAFF_SESSION_MAX_HOURS.
+
+The sign-in form's own token (before any session) is signed with a key made at process start: the
+page takes back only a token it issued, never one planted in the browser by another site."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import time
 from dataclasses import dataclass
@@ -30,19 +34,56 @@ def idle_seconds() -> float:
     return settings.seconds("STAFF_SESSION_MINUTES") * 60
 
 
-def start(engine: sa.engine.Engine, username: str) -> str:
-    """A new session for this account; returns the cookie's token."""
+def max_seconds() -> float:
+    return settings.seconds("STAFF_SESSION_MAX_HOURS") * 3600
+
+
+def start(engine: sa.engine.Engine, username: str, replacing: Optional[str] = None) -> str:
+    """A new session for this account (ending the one the browser had, if any); returns the token."""
     token = secrets.token_urlsafe(32)
+    now = time.time()
     with engine.begin() as connection:
+        if replacing:
+            connection.execute(staff_sessions.delete().where(staff_sessions.c.token_hash == _digest(replacing)))
         connection.execute(
             staff_sessions.insert().values(
                 token_hash=_digest(token),
                 username=username,
                 csrf_token=secrets.token_urlsafe(32),
-                last_seen=time.time(),
+                started=now,
+                last_seen=now,
             )
         )
     return token
+
+
+def purge_expired(connection: sa.engine.Connection, now: Optional[float] = None) -> int:
+    """Delete sessions that can no longer be used (the retention job runs this)."""
+    now = time.time() if now is None else now
+    if not sa.inspect(connection).has_table(staff_sessions.name):
+        return 0
+    return connection.execute(
+        staff_sessions.delete().where(
+            (staff_sessions.c.last_seen < now - idle_seconds()) | (staff_sessions.c.started < now - max_seconds())
+        )
+    ).rowcount
+
+
+_SIGN_IN_KEY = secrets.token_bytes(32)
+
+
+def sign_in_token(presented: Optional[str] = None) -> str:
+    """The sign-in form's token: the one presented, if this process signed it; else a new one."""
+    if presented and signed_by_us(presented):
+        return presented
+    nonce = secrets.token_urlsafe(18)
+    return nonce + "." + hmac.new(_SIGN_IN_KEY, nonce.encode(), hashlib.sha256).hexdigest()
+
+
+def signed_by_us(token: str) -> bool:
+    nonce, _, signature = token.partition(".")
+    expected = hmac.new(_SIGN_IN_KEY, nonce.encode(), hashlib.sha256).hexdigest()
+    return bool(nonce) and hmac.compare_digest(signature, expected)
 
 
 def find(engine: sa.engine.Engine, token: Optional[str], now: Optional[float] = None) -> Optional[Session]:
@@ -54,7 +95,7 @@ def find(engine: sa.engine.Engine, token: Optional[str], now: Optional[float] = 
         row = connection.execute(sa.select(staff_sessions).where(staff_sessions.c.token_hash == _digest(token))).first()
         if row is None:
             return None
-        if now - row.last_seen > idle_seconds():
+        if now - row.last_seen > idle_seconds() or now - row.started > max_seconds():
             connection.execute(staff_sessions.delete().where(staff_sessions.c.token_hash == row.token_hash))
             return None
         connection.execute(

@@ -5,9 +5,12 @@
                    holds no usable session) and the form token that guards every POST (CSRF)
   inbox_items      what needs a person: a handoff request, a completed self-check, an escalation;
                    new -> claimed (by whom) -> closed. Points at a conversation; holds no message text
-  inbox_progress   how far the events table has been read into inbox_items
-  audit_log        who signed in, viewed, claimed, closed or exported what, and when. Ids only, no
-                   health data; kept AUDIT_RETENTION_DAYS, apart from the conversations' retention
+  inbox_progress   how far the events table has been read into inbox_items (and inbox_seen_events,
+                   what was read)
+  inbox_conversations  an inbox-local pseudonym per conversation, for the audit log and exports
+  audit_log        who signed in, viewed, claimed, closed or exported what, and when. Pseudonyms and
+                   item numbers only, no health data; kept AUDIT_RETENTION_DAYS, apart from the
+                   conversations' retention
 
 The conversations themselves stay in Rasa's `events` table, which only the tracker store writes.
 """
@@ -27,9 +30,18 @@ staff_accounts = sa.Table(
     sa.Column("username", sa.String(80), nullable=False, unique=True),
     sa.Column("password_hash", sa.String(255), nullable=False),
     sa.Column("role", sa.String(16), nullable=False),  # staff or admin (staff_inbox/roles.py)
-    sa.Column("failed_sign_ins", sa.Integer, nullable=False, default=0),
-    sa.Column("locked_until", sa.Float),  # epoch seconds
     sa.Column("created_at", sa.Float, nullable=False),
+)
+
+# Failed sign-ins in a row for one name from one address, and the lock they led to. Keyed by address
+# too, so that someone elsewhere on the internet cannot lock the clinic's staff out of their inbox.
+staff_sign_in_failures = sa.Table(
+    "staff_sign_in_failures",
+    metadata,
+    sa.Column("username", sa.String(80), primary_key=True),
+    sa.Column("address", sa.String(64), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("locked_until", sa.Float),  # epoch seconds
 )
 
 staff_sessions = sa.Table(
@@ -38,6 +50,7 @@ staff_sessions = sa.Table(
     sa.Column("token_hash", sa.String(64), primary_key=True),
     sa.Column("username", sa.String(80), nullable=False),
     sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("started", sa.Float, nullable=False),
     sa.Column("last_seen", sa.Float, nullable=False),
 )
 
@@ -47,7 +60,6 @@ inbox_items = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("sender_id", sa.String(255), nullable=False, index=True),
     sa.Column("kind", sa.String(32), nullable=False),  # handoff, self_check, escalation
-    sa.Column("event_id", sa.Integer, nullable=False),  # the event in `events` that raised it
     sa.Column("level", sa.Integer, nullable=False),  # clinical.triage.Level, for the queue's order
     sa.Column("raised_at", sa.Float, nullable=False),  # the event's timestamp
     sa.Column("status", sa.String(16), nullable=False, default="new"),  # new, claimed, closed
@@ -61,7 +73,29 @@ inbox_progress = sa.Table(
     "inbox_progress",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("last_event_id", sa.Integer, nullable=False),
+    # The newest event timestamp read so far. Each sync re-reads a window before it (queue.REREAD_SECONDS):
+    # ids and timestamps are handed out in one order and committed in another by concurrent instances.
+    sa.Column("read_up_to", sa.Float, nullable=False),
+)
+
+# The events already turned into items (or judged duplicates of an open one), so that re-reading a
+# window never raises one twice. Pruned once older than the window.
+inbox_seen_events = sa.Table(
+    "inbox_seen_events",
+    metadata,
+    sa.Column("sender_id", sa.String(255), primary_key=True),
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("timestamp", sa.Float, primary_key=True),
+)
+
+# An inbox-local pseudonym for each conversation: what the audit log and the FHIR export name, so that
+# neither holds the channel's own id (a Telegram chat id is the patient's account). Deleted with the
+# conversation, after which the pseudonym leads nowhere.
+inbox_conversations = sa.Table(
+    "inbox_conversations",
+    metadata,
+    sa.Column("sender_id", sa.String(255), primary_key=True),
+    sa.Column("pseudonym", sa.String(36), nullable=False, unique=True),
 )
 
 audit_log = sa.Table(
@@ -71,21 +105,27 @@ audit_log = sa.Table(
     sa.Column("at", sa.Float, nullable=False, index=True),
     sa.Column("username", sa.String(80), nullable=False),
     sa.Column("action", sa.String(32), nullable=False),  # signed_in, viewed, claimed, closed, exported...
-    sa.Column("sender_id", sa.String(255)),  # the conversation concerned, if any
+    sa.Column("conversation", sa.String(36)),  # the conversation's pseudonym, if any
     sa.Column("item_id", sa.Integer),
+    sa.Column("address", sa.String(64)),  # where a sign-in came from (nginx's X-Forwarded-For)
+    sa.Column("user_agent", sa.String(200)),
 )
 
 
 def create_tables(engine: sa.engine.Engine) -> None:
     metadata.create_all(engine)
+    with engine.begin() as connection:  # the one progress row, which syncs lock (queue.sync)
+        if connection.execute(sa.select(inbox_progress.c.id)).first() is None:
+            connection.execute(inbox_progress.insert().values(id=1, read_up_to=0.0))
 
 
 def forget_conversations(connection: sa.engine.Connection, senders: Iterable[str]) -> None:
-    """The retention job deletes a conversation: its inbox items go with it (the audit log keeps
-    only the id, which no longer leads to anything)."""
+    """The retention job deletes a conversation: its inbox items and its pseudonym go with it (the
+    audit log keeps only the pseudonym, which then leads nowhere)."""
     senders = list(senders)
     if senders and sa.inspect(connection).has_table(inbox_items.name):
-        connection.execute(inbox_items.delete().where(inbox_items.c.sender_id.in_(senders)))
+        for table in (inbox_items, inbox_seen_events, inbox_conversations):
+            connection.execute(table.delete().where(table.c.sender_id.in_(senders)))
 
 
 def expire_audit_log(connection: sa.engine.Connection, cutoff: float) -> int:

@@ -14,11 +14,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
-import secrets
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Optional
+from urllib.parse import urlsplit
 
 import aiohttp
 import sqlalchemy as sa
@@ -114,8 +113,16 @@ async def signed_in_only(request: web.Request, handler: Handler) -> web.StreamRe
     if request.method == "POST":
         form = await request.post()
         if not sessions.same_token(_field(form, "csrf"), session.csrf_token):
+            audit.record(engine, signed_in.username, audit.REFUSED, address=_address(request))
             return _refuse(request, 403, "This form has expired. Go back, reload the page and try again.")
     return await handler(request)
+
+
+def _address(request: web.Request) -> str:
+    """Where the request came from: the address nginx appended to X-Forwarded-For (only nginx reaches
+    the inbox), else the connection's own."""
+    forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
+    return forwarded[-1] if forwarded else (request.remote or "")
 
 
 def _field(form: Any, name: str) -> str:
@@ -126,6 +133,7 @@ def _field(form: Any, name: str) -> str:
 def _allowed(request: web.Request, permission: str) -> Optional[web.Response]:
     if roles.may(request["account"].role, permission):
         return None
+    audit.record(request.app[ENGINE], request["account"].username, audit.REFUSED, address=_address(request))
     return _refuse(request, 403, "Your role cannot do this.")
 
 
@@ -135,11 +143,9 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def sign_in_page(request: web.Request, error: str = "", status: int = 200) -> web.Response:
-    # The browser's token is kept if it has one: a second tab, or a favicon request redirected here,
-    # must not invalidate the form already on screen.
-    token = request.cookies.get(SIGN_IN_COOKIE, "")
-    if not re.fullmatch(r"[\w-]{43}", token):
-        token = secrets.token_urlsafe(32)
+    # The browser's token is kept if this process signed it: a second tab must not invalidate the
+    # form already on screen.
+    token = sessions.sign_in_token(request.cookies.get(SIGN_IN_COOKIE))
     response = _page(request, "sign_in.html", status=status, sign_in_token=token, error=error)
     _cookie(response, SIGN_IN_COOKIE, token)
     return response
@@ -147,21 +153,27 @@ async def sign_in_page(request: web.Request, error: str = "", status: int = 200)
 
 async def sign_in(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    if not sessions.same_token(_field(form, "csrf"), request.cookies.get(SIGN_IN_COOKIE, "")):
+    cookie = request.cookies.get(SIGN_IN_COOKIE, "")
+    if not (sessions.same_token(_field(form, "csrf"), cookie) and sessions.signed_by_us(cookie)):
         return _refuse(request, 403, "This form has expired. Reload the sign-in page and try again.")
     engine = request.app[ENGINE]
     username = _field(form, "username").strip()
+    address, agent = _address(request), request.headers.get("User-Agent", "")
     try:
-        signed_in = accounts.sign_in(engine, username, _field(form, "password"))
+        # argon2 takes tens of milliseconds: off the event loop, so sign-ins do not stall every page.
+        signed_in = await asyncio.to_thread(accounts.sign_in, engine, username, _field(form, "password"), address)
     except accounts.SignInRefused:
         known = accounts.account(engine, username) is not None
-        audit.record(engine, username if known else "(unknown name)", audit.SIGN_IN_REFUSED)
+        audit.record(
+            engine, username if known else "(unknown name)", audit.SIGN_IN_REFUSED, address=address, user_agent=agent
+        )
         return await sign_in_page(
             request, "That name and password did not work, or the account is locked for a while.", status=401
         )
-    audit.record(engine, signed_in.username, audit.SIGNED_IN)
+    audit.record(engine, signed_in.username, audit.SIGNED_IN, address=address, user_agent=agent)
     response = web.HTTPSeeOther(PREFIX + ("/audit" if signed_in.role == "admin" else "/queue"))
-    _cookie(response, SESSION_COOKIE, sessions.start(engine, signed_in.username))
+    token = sessions.start(engine, signed_in.username, replacing=request.cookies.get(SESSION_COOKIE))
+    _cookie(response, SESSION_COOKIE, token)
     response.del_cookie(SIGN_IN_COOKIE, path=PREFIX + "/")
     return response
 
@@ -184,7 +196,7 @@ async def queue_page(request: web.Request) -> web.Response:
     if refused is not None:  # an aiohttp Response is a mapping: empty, it is falsy
         return refused
     engine = request.app[ENGINE]
-    queue.sync(engine)
+    await asyncio.to_thread(queue.sync, engine)
     closed = request.query.get("show") == "closed"
     audit.record(engine, request["account"].username, audit.VIEWED_QUEUE)
     return _page(request, "queue.html", items=queue.items(engine, closed=closed), closed=closed)
@@ -208,7 +220,7 @@ async def item_page(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     item = _item_or_404(request)
     events = queue.conversation(engine, item.sender_id)
-    audit.record(engine, request["account"].username, audit.VIEWED, sender_id=item.sender_id, item_id=item.id)
+    audit.record(engine, request["account"].username, audit.VIEWED, queue.pseudonym(engine, item.sender_id), item.id)
     transcript = [
         {"who": "Patient" if e["event"] == "user" else "Assistant", "at": e.get("timestamp"), "text": e.get("text")}
         for e in events
@@ -225,8 +237,9 @@ async def item_page(request: web.Request) -> web.Response:
 
 
 def _bundle(request: web.Request, item: queue.Item) -> Dict[str, Any]:
-    events = queue.conversation(request.app[ENGINE], item.sender_id)
-    return build_bundle(item.sender_id, summarise(events), events)
+    engine = request.app[ENGINE]
+    events = queue.conversation(engine, item.sender_id)
+    return build_bundle(queue.pseudonym(engine, item.sender_id), summarise(events), events)
 
 
 async def fhir_download(request: web.Request) -> web.StreamResponse:
@@ -235,7 +248,8 @@ async def fhir_download(request: web.Request) -> web.StreamResponse:
         return refused
     item = _item_or_404(request)
     bundle = _bundle(request, item)
-    audit.record(request.app[ENGINE], request["account"].username, audit.EXPORTED, item.sender_id, item.id)
+    engine = request.app[ENGINE]
+    audit.record(engine, request["account"].username, audit.EXPORTED, queue.pseudonym(engine, item.sender_id), item.id)
     return web.Response(
         text=json.dumps(bundle, indent=2, ensure_ascii=False),
         content_type="application/fhir+json",
@@ -243,32 +257,48 @@ async def fhir_download(request: web.Request) -> web.StreamResponse:
     )
 
 
+def _loopback(url: str) -> bool:
+    return (urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
+
+
 async def fhir_send(request: web.Request) -> web.StreamResponse:
-    """POST the bundle (a transaction) to the clinic system's FHIR base URL."""
+    """POST the bundle (a transaction) to the clinic system's FHIR base URL. Only over https (but to a
+    test server on loopback), no redirects followed (a redirect would turn the POST into a GET and a
+    sign-in page's 200 into "taken"), and only a transaction-response Bundle counts as taken."""
     refused = _allowed(request, roles.EXPORT)
     if refused is not None:  # an aiohttp Response is a mapping: empty, it is falsy
         return refused
     endpoint = settings.optional("FHIR_ENDPOINT_URL")
     if not endpoint:
         return _refuse(request, 404, "No clinic system is configured to send to (FHIR_ENDPOINT_URL).")
+    if urlsplit(endpoint).scheme != "https" and not _loopback(endpoint):
+        return _refuse(request, 500, "FHIR_ENDPOINT_URL must be an https address; nothing was sent.")
     item = _item_or_404(request)
     engine, username = request.app[ENGINE], request["account"].username
+    conversation = queue.pseudonym(engine, item.sender_id)
     headers = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
     token = settings.optional("FHIR_ENDPOINT_TOKEN")
     if token:
         headers["Authorization"] = f"Bearer {token}"
+    status, taken = 0, False
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as client:
-            async with client.post(endpoint.rstrip("/"), json=_bundle(request, item), headers=headers) as answer:
+            async with client.post(
+                endpoint.rstrip("/"), json=_bundle(request, item), headers=headers, allow_redirects=False
+            ) as answer:
                 status = answer.status
-    except (aiohttp.ClientError, TimeoutError) as error:
+                if 200 <= status < 300:
+                    reply = await answer.json(content_type=None)
+                    taken = isinstance(reply, dict) and reply.get("type") == "transaction-response"
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
         logger.warning(f"FHIR send for item {item.id} failed: {type(error).__name__}")
-        status = 0
-    if not 200 <= status < 300:
-        audit.record(engine, username, audit.FHIR_SEND_FAILED, item.sender_id, item.id)
+    if not taken:
+        audit.record(engine, username, audit.FHIR_SEND_FAILED, conversation, item.id)
         why = f"it answered {status}" if status else "it could not be reached"
+        if 200 <= status < 300:
+            why = "its answer was not a FHIR transaction response"
         return _refuse(request, 502, f"The clinic system did not take the bundle: {why}. Try again, or download it.")
-    audit.record(engine, username, audit.SENT_TO_FHIR, item.sender_id, item.id)
+    audit.record(engine, username, audit.SENT_TO_FHIR, conversation, item.id)
     return _page(request, "sent.html", item=item)
 
 
@@ -279,11 +309,16 @@ def _status_change(permission: str, change: Callable[..., None], action: str) ->
             return refused
         engine = request.app[ENGINE]
         item = _item_or_404(request)
+        username, conversation = request["account"].username, queue.pseudonym(engine, item.sender_id)
         try:
-            change(engine, item.id, request["account"].username)
+            change(
+                engine,
+                item.id,
+                username,
+                lambda connection: audit.record_in(connection, username, action, conversation, item.id),
+            )
         except queue.ItemConflict as conflict:
             return _refuse(request, 409, str(conflict))
-        audit.record(engine, request["account"].username, action, sender_id=item.sender_id, item_id=item.id)
         raise web.HTTPSeeOther(f"{PREFIX}/items/{item.id}")
 
     return handler
@@ -323,6 +358,7 @@ def create_app(engine: sa.engine.Engine) -> web.Application:
         "/items/{item_id}": [("GET", item_page)],
         "/items/{item_id}/claim": [("POST", _status_change(roles.CLAIM, queue.claim, audit.CLAIMED))],
         "/items/{item_id}/close": [("POST", _status_change(roles.CLOSE, queue.close, audit.CLOSED))],
+        "/items/{item_id}/release": [("POST", _status_change(roles.CLAIM, queue.release, audit.RELEASED))],
         "/items/{item_id}/fhir": [("GET", fhir_download), ("POST", fhir_send)],
         "/audit": [("GET", audit_page)],
     }

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from http.cookies import SimpleCookie
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import requests
 
@@ -14,14 +14,17 @@ FORM_TOKEN = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 class StaffBrowser:
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, headers: Optional[Dict[str, str]] = None) -> None:
         self.base_url = base_url
+        self.headers = dict(headers or {})
         self.cookies: Dict[str, str] = {}
         self.set_cookie_headers: List[str] = []
         self.form_token = ""
 
     def request(self, method: str, path: str, **fields: str) -> requests.Response:
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())} if self.cookies else {}
+        headers = dict(self.headers)
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         response = requests.request(
             method, self.base_url + path, data=fields or None, headers=headers, allow_redirects=False, timeout=30
         )

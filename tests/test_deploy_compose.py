@@ -151,6 +151,7 @@ def resolved(compose, required) -> Dict[str, Any]:
         CORS_ORIGINS="https://www.clinic.example",
         RETENTION_DAYS="30",
         TLS_CERT_DIR="/etc/knee-assistant/tls",
+        STAFF_INBOX_ALLOW="allow 10.1.0.0/16; deny all;",
     )
     return interpolate(compose, env)
 
@@ -381,7 +382,12 @@ def test_nginx_routes_socketio_by_session_and_webhooks_to_any_instance(services)
     proxied = dict(re.findall(r"location ([^{]+?)\s*\{[^}]*?proxy_pass http://(\w+);", site))
     assert proxied.get("/socket.io/") == "rasa_socketio" and proxied.get("/webhooks/") == "rasa_webhooks"
     assert proxied.get("/staff/") == "staff_inbox" and "server inbox:5010;" in upstreams["staff_inbox"]
-    assert set(proxied) <= {"/socket.io/", "/webhooks/", "/staff/", "= /"}, f"nothing else is proxied: {proxied}"
+    assert proxied.get("= /staff/sign-in") == "staff_inbox"
+    allowed = set(proxied) <= {"/socket.io/", "/webhooks/", "/staff/", "= /staff/sign-in", "= /"}
+    assert allowed, f"nothing else is proxied: {proxied}"
+    # Every way into the inbox is limited to the networks the deployment names.
+    for block in re.findall(r"location [^{]*/staff/[^{]*\{[^}]*\}", NGINX_TEMPLATE.read_text()):
+        assert "${STAFF_INBOX_ALLOW}" in block, block
     assert environment(services["nginx"])["NGINX_LISTEN"].endswith(" ssl")
 
 

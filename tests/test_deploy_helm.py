@@ -388,5 +388,6 @@ def test_helm_staff_inbox_is_served_at_staff_and_locked_down():
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
     assert service["spec"]["selector"] == deployment["spec"]["template"]["metadata"]["labels"]
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/whitelist-source-range"]
     paths = [path for rule in ingress["spec"]["rules"] for path in rule["http"]["paths"]]
     assert [(p["path"], p["backend"]["service"]["name"]) for p in paths] == [("/staff/", service["metadata"]["name"])]

@@ -150,8 +150,11 @@ def test_repeated_wrong_passwords_lock_the_account(inbox):
     refused = browser.sign_in("locked", PASSWORD)
     assert refused.status_code == 401 and "locked" in refused.text
     assert "staff_session" not in browser.cookies
-    # Only that account: another still signs in.
+    # Only that name, and only from there: another account signs in, and so does "locked" from the
+    # clinic's own network (nginx's X-Forwarded-For).
     assert signed_in(inbox, "sam").cookies["staff_session"]
+    elsewhere = StaffBrowser(inbox.url, headers={"X-Forwarded-For": "10.1.2.3"})
+    assert elsewhere.sign_in("locked", PASSWORD).status_code == 303
 
 
 def test_the_lock_ends_after_its_time_and_a_right_password_resets_the_count(tmp_path, monkeypatch):
@@ -191,6 +194,7 @@ def test_staff_download_the_fhir_bundle_and_send_it_to_the_clinic_system(inbox, 
     assert FakeFhirServer.problem(bundle, "application/fhir+json") is None
     kinds = [entry["resource"]["resourceType"] for entry in bundle["entry"]]
     assert kinds == ["Patient", "QuestionnaireResponse", "RiskAssessment"]
+    assert bundle["entry"][0]["resource"]["identifier"][0]["value"] == pseudonym_of(inbox, "patient-self-check")
 
     alex.get(f"/items/{item}")
     sent = alex.post(f"/items/{item}/fhir")
@@ -207,25 +211,77 @@ def test_staff_download_the_fhir_bundle_and_send_it_to_the_clinic_system(inbox, 
         fhir_server.answer_status = None
     assert failed.status_code == 502 and "answered 500" in failed.text
 
+    fhir_server.answer_status = 302  # a redirect (to a sign-in page, say) is not "taken"
+    try:
+        alex.get(f"/items/{item}")
+        redirected = alex.post(f"/items/{item}/fhir")
+    finally:
+        fhir_server.answer_status = None
+    assert redirected.status_code == 502 and "answered 302" in redirected.text
+    assert fhir_server.received[-1]["entry"][0]["request"]["ifNoneExist"].endswith(
+        "|" + pseudonym_of(inbox, "patient-self-check")
+    )
+
     admin = signed_in(inbox, "robin")
     assert admin.get(f"/items/{item}/fhir").status_code == 403
     log = admin.get("/audit").text
+    conversation = pseudonym_of(inbox, "patient-self-check")
     for action in ("exported_fhir", "sent_to_fhir", "fhir_send_failed"):
-        assert f"<td>alex</td><td>{action}</td><td>patient-self-check</td>" in log, action
+        assert f"<td>alex</td><td>{action}</td><td>{conversation}</td>" in log, action
 
 
-def test_the_audit_log_records_who_did_what(inbox):
+def pseudonym_of(inbox, sender: str) -> str:
+    engine = sa.create_engine(f"sqlite:///{inbox.env['TRACKER_DB']}")
+    with engine.connect() as connection:
+        found = connection.execute(
+            sa.text("SELECT pseudonym FROM inbox_conversations WHERE sender_id = :s"), {"s": sender}
+        ).scalar_one()
+    engine.dispose()
+    return found
+
+
+def audit_rows(inbox):
+    log = signed_in(inbox, "robin").get("/audit").text
+    cell = r"<td>([^<]*)</td>"
+    return log, re.findall(r"<tr><td>[^<]*</td>" + cell * 5 + "</tr>", log)
+
+
+def test_the_audit_log_records_who_did_what_by_pseudonym(inbox):
     alex = signed_in(inbox, "alex")
     item = item_ids(alex.get("/queue").text)[0]
     alex.get(f"/items/{item}")
     alex.post(f"/items/{item}/claim")
     StaffBrowser(inbox.url).sign_in("alex", "not the password")
-    log = signed_in(inbox, "robin").get("/audit").text
-    rows = re.findall(r"<tr><td>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", log)
-    assert ("alex", "viewed_conversation", "patient-emergency", str(item)) in rows, rows[:10]
-    assert ("alex", "claimed", "patient-emergency", str(item)) in rows
-    assert ("alex", "sign_in_refused", "", "") in rows and ("alex", "signed_in", "", "") in rows
-    assert ("robin", "signed_in", "", "") in rows
+    alex.get("/audit")  # refused: not an admin
+    log, rows = audit_rows(inbox)
+    conversation = pseudonym_of(inbox, "patient-emergency")
+    assert ("alex", "viewed_conversation", conversation, str(item), "") in rows, rows[:10]
+    assert ("alex", "claimed", conversation, str(item), "") in rows
+    assert ("alex", "sign_in_refused", "", "", "127.0.0.1") in rows and (
+        "alex",
+        "signed_in",
+        "",
+        "",
+        "127.0.0.1",
+    ) in rows
+    assert ("alex", "refused", "", "", "127.0.0.1") in rows
+    assert ("robin", "signed_in", "", "", "127.0.0.1") in rows
+    # The channel's own id (a Telegram chat id, a phone number's hash) never reaches the log.
+    assert "patient-emergency" not in log and "patient-self-check" not in log
+
+
+def test_a_claimed_item_can_be_released_by_another_member_of_staff(inbox):
+    alex, sam = signed_in(inbox, "alex"), signed_in(inbox, "sam")
+    item = item_ids(alex.get("/queue").text)[1]
+    alex.get(f"/items/{item}")
+    assert alex.post(f"/items/{item}/claim").status_code == 303
+    sam.get(f"/items/{item}")
+    assert sam.post(f"/items/{item}/release").status_code == 303  # alex went off shift
+    page = sam.get(f"/items/{item}").text
+    assert "claimed by" not in page.split("<h2")[0] and "Claim</button>" in page
+    assert sam.post(f"/items/{item}/claim").status_code == 303
+    _, rows = audit_rows(inbox)
+    assert ("sam", "released", pseudonym_of(inbox, "patient-emergency"), str(item), "") in rows
 
 
 def test_the_inbox_log_holds_no_patient_words(inbox):
@@ -257,19 +313,20 @@ def test_retention_deletes_a_conversations_items_with_it_and_old_audit_entries(t
     )
     engine = sa.create_engine(f"sqlite:///{tracker_db}")
     assert queue.sync(engine) == 3
-    audit.record(engine, "alex", audit.VIEWED, sender_id="old", item_id=1)
+    audit.record(engine, "alex", audit.VIEWED, conversation="pseudonym-old", item_id=1)
     with engine.begin() as connection:  # an entry from seven years ago
         connection.execute(audit_log.update().values(at=time.time() - 7 * 365 * 86400))
-    audit.record(engine, "alex", audit.VIEWED, sender_id="recent", item_id=2)
+    audit.record(engine, "alex", audit.VIEWED, conversation="pseudonym-recent", item_id=2)
 
     monkeypatch.setenv("TRACKER_DB", str(tracker_db))
     monkeypatch.delenv("DATABASE_URL", raising=False)
     assert retention.main([]) == 0
     with engine.connect() as connection:
         senders = {row.sender_id for row in connection.execute(sa.select(inbox_items))}
-        kept = [(row.sender_id, row.action) for row in connection.execute(sa.select(audit_log))]
-    assert senders == {"recent"}
-    assert kept == [("recent", audit.VIEWED)]
+        kept = [(row.conversation, row.action) for row in connection.execute(sa.select(audit_log))]
+        pseudonyms = {row[0] for row in connection.execute(sa.text("SELECT sender_id FROM inbox_conversations"))}
+    assert senders == {"recent"} and pseudonyms == {"recent"}
+    assert kept == [("pseudonym-recent", audit.VIEWED)]
 
 
 def test_nginx_serves_the_inbox_at_staff(inbox, tmp_path):
