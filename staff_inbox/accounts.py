@@ -82,21 +82,13 @@ def sign_in(
         _verify(_DUMMY_HASH, password)
         raise SignInRefused()
     failures = _count_attempt(engine, username, address, now)
-    if failures is None:  # locked
+    if failures is None:  # locked, or over the limit while other attempts are being checked
         _verify(_DUMMY_HASH, password)
         raise SignInRefused()
     if _verify(row.password_hash, password):
         with engine.begin() as connection:
             connection.execute(_failures_of(username, address))
         return Account(row.username, row.role)
-    if failures >= settings.integer("STAFF_LOCKOUT_ATTEMPTS"):
-        with engine.begin() as connection:
-            connection.execute(
-                sa.update(staff_sign_in_failures)
-                .where(staff_sign_in_failures.c.username == username)
-                .where(staff_sign_in_failures.c.address == address)
-                .values(failures=0, locked_until=now + settings.seconds("STAFF_LOCKOUT_MINUTES") * 60)
-            )
     raise SignInRefused()
 
 
@@ -125,19 +117,27 @@ def _counted(engine: sa.engine.Engine, key: Any, username: str, address: str, no
                 locked = connection.execute(
                     sa.select(staff_sign_in_failures.c.locked_until).where(key).with_for_update()
                 ).first()
+                limit = settings.integer("STAFF_LOCKOUT_ATTEMPTS")
                 if locked is None:
                     connection.execute(
-                        staff_sign_in_failures.insert().values(username=username, address=address, failures=1)
+                        staff_sign_in_failures.insert().values(username=username, address=address, failures=0)
                     )
-                    return 1
-                if locked.locked_until and locked.locked_until > now:
+                elif locked.locked_until and locked.locked_until > now:
                     return None
+                elif locked.locked_until:  # a lock that has run out: start counting again
+                    connection.execute(
+                        sa.update(staff_sign_in_failures).where(key).values(failures=0, locked_until=None)
+                    )
                 connection.execute(
-                    sa.update(staff_sign_in_failures)
-                    .where(key)
-                    .values(failures=staff_sign_in_failures.c.failures + 1, locked_until=None)
+                    sa.update(staff_sign_in_failures).where(key).values(failures=staff_sign_in_failures.c.failures + 1)
                 )
-                return int(connection.execute(sa.select(staff_sign_in_failures.c.failures).where(key)).scalar_one())
+                failures = int(connection.execute(sa.select(staff_sign_in_failures.c.failures).where(key)).scalar_one())
+                # The lock is set with the count that reaches the limit, in the same transaction: attempts
+                # made while that one is being checked are refused unchecked (a right password clears it).
+                if failures >= limit:
+                    lock_until = now + settings.seconds("STAFF_LOCKOUT_MINUTES") * 60
+                    connection.execute(sa.update(staff_sign_in_failures).where(key).values(locked_until=lock_until))
+                return failures if failures <= limit else None
         except sa.exc.IntegrityError:
             continue
     return None

@@ -12,6 +12,7 @@ conversation has reached, so the queue shows the most urgent conversations first
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -87,6 +88,7 @@ def sync(engine: sa.engine.Engine, now: Optional[float] = None) -> int:
     events = _events_table(engine)
     if events is None:
         return 0
+    _index_event_times(engine)
     now = time.time() if now is None else now
     raised = 0
     with _sync_lock, engine.begin() as connection:
@@ -118,7 +120,9 @@ def sync(engine: sa.engine.Engine, now: Optional[float] = None) -> int:
                 inbox_seen_events.insert().values(sender_id=row.sender_id, kind=found[0], timestamp=row.timestamp)
             )
             raised += _raise(connection, row, *found, now=now)
-        newest = max([read_up_to] + [row.timestamp for row in rows if row.timestamp is not None])
+        # Never past the inbox's own clock: one event stamped in the future (a host's fast clock) must not
+        # move the window beyond the events still to come.
+        newest = min(max([read_up_to] + [row.timestamp for row in rows if row.timestamp is not None]), now)
         connection.execute(inbox_progress.update().where(inbox_progress.c.id == 1).values(read_up_to=newest))
         connection.execute(
             inbox_seen_events.delete().where(inbox_seen_events.c.timestamp < newest - 2 * REREAD_SECONDS)
@@ -168,14 +172,21 @@ def _raise(connection: sa.engine.Connection, row: Any, kind: str, level: Level, 
 
 
 def pseudonym(engine: sa.engine.Engine, sender_id: str) -> str:
-    """The conversation's inbox-local pseudonym (created with its first item)."""
-    with engine.connect() as connection:
-        found = connection.execute(
-            sa.select(inbox_conversations.c.pseudonym).where(inbox_conversations.c.sender_id == sender_id)
-        ).scalar()
-    if found is None:
-        raise LookupError("no pseudonym: the conversation has no item")
+    """The conversation's inbox-local pseudonym (made with its first item, or now)."""
+    select = sa.select(inbox_conversations.c.pseudonym).where(inbox_conversations.c.sender_id == sender_id)
+    with engine.begin() as connection:
+        found = connection.execute(select).scalar()
+        if found is None:
+            found = str(uuid.uuid4())
+            connection.execute(inbox_conversations.insert().values(sender_id=sender_id, pseudonym=found))
     return str(found)
+
+
+@functools.lru_cache(maxsize=8)
+def _index_event_times(engine: sa.engine.Engine) -> None:
+    """An index on Rasa's events.timestamp (Rasa makes none), once per process: each sync reads by time."""
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_events_timestamp ON events (timestamp)"))
 
 
 def _item(row: Any) -> Item:
@@ -234,15 +245,22 @@ def claim(engine: sa.engine.Engine, item_id: int, username: str, then: Then = No
     _change(engine, update, "This item is claimed by someone else or closed.", then)
 
 
-def release(engine: sa.engine.Engine, item_id: int, username: str, then: Then = None) -> None:
-    """Back to new, whoever held it: an item held by someone off shift must not wait for them."""
+def release(engine: sa.engine.Engine, item_id: int, holder: str, then: Then = None) -> None:
+    """Back to new, whoever held it (an item held by someone off shift must not wait for them), but only
+    from the holder the releasing page showed: a stale page must not end a newer claim. An urgent item
+    released is alerted about again."""
     update = (
         inbox_items.update()
         .where(inbox_items.c.id == item_id)
         .where(inbox_items.c.status == CLAIMED)
-        .values(status=NEW, claimed_by=None)
+        .where(inbox_items.c.claimed_by == holder)
+        .values(
+            status=NEW,
+            claimed_by=None,
+            alerted_at=sa.case((inbox_items.c.level >= int(Level.URGENT), None), else_=inbox_items.c.alerted_at),
+        )
     )
-    _change(engine, update, "Only a claimed item can be released.", then)
+    _change(engine, update, "This item is no longer held by the person your page showed. Reload it.", then)
 
 
 def close(engine: sa.engine.Engine, item_id: int, username: str, then: Then = None) -> None:

@@ -72,18 +72,26 @@ def purge_expired(connection: sa.engine.Connection, now: Optional[float] = None)
 _SIGN_IN_KEY = secrets.token_bytes(32)
 
 
-def sign_in_token(presented: Optional[str] = None) -> str:
-    """The sign-in form's token: the one presented, if this process signed it; else a new one."""
-    if presented and signed_by_us(presented):
+SIGN_IN_TOKEN_SECONDS = 3600
+
+
+def sign_in_token(presented: Optional[str] = None, now: Optional[float] = None) -> str:
+    """The sign-in form's token: the one presented, if this process signed it within the hour; else a
+    new one. It holds its issue time, signed with the nonce."""
+    if presented and signed_by_us(presented, now):
         return presented
-    nonce = secrets.token_urlsafe(18)
+    nonce = f"{secrets.token_urlsafe(18)}-{int(time.time() if now is None else now)}"
     return nonce + "." + hmac.new(_SIGN_IN_KEY, nonce.encode(), hashlib.sha256).hexdigest()
 
 
-def signed_by_us(token: str) -> bool:
+def signed_by_us(token: str, now: Optional[float] = None) -> bool:
     nonce, _, signature = token.partition(".")
     expected = hmac.new(_SIGN_IN_KEY, nonce.encode(), hashlib.sha256).hexdigest()
-    return bool(nonce) and hmac.compare_digest(signature, expected)
+    if not (nonce and hmac.compare_digest(signature, expected)):
+        return False
+    issued = nonce.rsplit("-", 1)[-1]
+    age = (time.time() if now is None else now) - int(issued) if issued.isdigit() else None
+    return age is not None and 0 <= age <= SIGN_IN_TOKEN_SECONDS
 
 
 def find(engine: sa.engine.Engine, token: Optional[str], now: Optional[float] = None) -> Optional[Session]:

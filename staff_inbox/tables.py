@@ -123,8 +123,8 @@ def forget_conversations(connection: sa.engine.Connection, senders: Iterable[str
     """The retention job deletes a conversation: its inbox items and its pseudonym go with it (the
     audit log keeps only the pseudonym, which then leads nowhere)."""
     senders = list(senders)
-    if senders and sa.inspect(connection).has_table(inbox_items.name):
-        for table in (inbox_items, inbox_seen_events, inbox_conversations):
+    for table in (inbox_items, inbox_seen_events, inbox_conversations):
+        if senders and sa.inspect(connection).has_table(table.name):
             connection.execute(table.delete().where(table.c.sender_id.in_(senders)))
 
 

@@ -41,7 +41,8 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'",
     "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on the inbox's own forms.
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
 }
@@ -110,12 +111,27 @@ async def signed_in_only(request: web.Request, handler: Handler) -> web.StreamRe
             raise web.HTTPSeeOther(PREFIX + "/sign-in")
         return _refuse(request, 401, "Please sign in.")
     request["session"], request["account"] = session, signed_in
+    if request.method == "POST" and not _same_site_form(request):
+        audit.record(engine, signed_in.username, audit.REFUSED, address=_address(request))
+        return _refuse(request, 403, "This form did not come from the inbox.")
     if request.method == "POST":
         form = await request.post()
         if not sessions.same_token(_field(form, "csrf"), session.csrf_token):
             audit.record(engine, signed_in.username, audit.REFUSED, address=_address(request))
             return _refuse(request, 403, "This form has expired. Go back, reload the page and try again.")
     return await handler(request)
+
+
+def _same_site_form(request: web.Request) -> bool:
+    """A browser names where a form came from (Sec-Fetch-Site, Origin): only the inbox's own pages may
+    post to it. Clients that send neither (scripts, the tests) still need the form token."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("Origin")
+    if origin is None or origin == "null":
+        return origin is None
+    return urlsplit(origin).netloc == request.headers.get("Host", request.host)
 
 
 def _address(request: web.Request) -> str:
@@ -154,7 +170,9 @@ async def sign_in_page(request: web.Request, error: str = "", status: int = 200)
 async def sign_in(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     cookie = request.cookies.get(SIGN_IN_COOKIE, "")
-    if not (sessions.same_token(_field(form, "csrf"), cookie) and sessions.signed_by_us(cookie)):
+    if not (
+        _same_site_form(request) and sessions.same_token(_field(form, "csrf"), cookie) and sessions.signed_by_us(cookie)
+    ):
         return _refuse(request, 403, "This form has expired. Reload the sign-in page and try again.")
     engine = request.app[ENGINE]
     username = _field(form, "username").strip()
@@ -302,7 +320,10 @@ async def fhir_send(request: web.Request) -> web.StreamResponse:
     return _page(request, "sent.html", item=item)
 
 
-def _status_change(permission: str, change: Callable[..., None], action: str) -> Handler:
+def _status_change(permission: str, change: Callable[..., None], action: str, of_holder: bool = False) -> Handler:
+    """A claim, close or release, audited in the same transaction. `of_holder`: the change names the
+    holder the page showed (a release), not the person making it."""
+
     async def handler(request: web.Request) -> web.StreamResponse:
         refused = _allowed(request, permission)
         if refused is not None:  # an aiohttp Response is a mapping: empty, it is falsy
@@ -310,11 +331,12 @@ def _status_change(permission: str, change: Callable[..., None], action: str) ->
         engine = request.app[ENGINE]
         item = _item_or_404(request)
         username, conversation = request["account"].username, queue.pseudonym(engine, item.sender_id)
+        subject = _field(await request.post(), "holder") if of_holder else username
         try:
             change(
                 engine,
                 item.id,
-                username,
+                subject,
                 lambda connection: audit.record_in(connection, username, action, conversation, item.id),
             )
         except queue.ItemConflict as conflict:
@@ -358,7 +380,9 @@ def create_app(engine: sa.engine.Engine) -> web.Application:
         "/items/{item_id}": [("GET", item_page)],
         "/items/{item_id}/claim": [("POST", _status_change(roles.CLAIM, queue.claim, audit.CLAIMED))],
         "/items/{item_id}/close": [("POST", _status_change(roles.CLOSE, queue.close, audit.CLOSED))],
-        "/items/{item_id}/release": [("POST", _status_change(roles.CLAIM, queue.release, audit.RELEASED))],
+        "/items/{item_id}/release": [
+            ("POST", _status_change(roles.CLAIM, queue.release, audit.RELEASED, of_holder=True))
+        ],
         "/items/{item_id}/fhir": [("GET", fhir_download), ("POST", fhir_send)],
         "/audit": [("GET", audit_page)],
     }

@@ -124,3 +124,45 @@ def test_a_lock_holds_for_one_address_only(engine, monkeypatch):
     with pytest.raises(accounts.SignInRefused):
         accounts.sign_in(engine, "kim", "a long enough password", "203.0.113.9", now=now)
     assert accounts.sign_in(engine, "kim", "a long enough password", "10.1.2.3", now=now).username == "kim"
+
+
+def test_parallel_guesses_cannot_outrun_the_lock(engine, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("STAFF_LOCKOUT_ATTEMPTS", "3")
+    accounts.create_account(engine, "kim", "a long enough password", "staff")
+
+    def guess(password: str) -> bool:
+        try:
+            accounts.sign_in(engine, "kim", password, "203.0.113.9")
+            return True
+        except accounts.SignInRefused:
+            return False
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(guess, ["wrong"] * 12 + ["a long enough password"]))
+    assert results == [False] * 13  # the right password came after the limit: refused unchecked
+
+
+def test_an_event_stamped_in_the_future_does_not_hide_the_next_ones(engine):
+    now = time.time()
+    insert_event(engine, "fast-clock", handoff_only(start=now + 900)[0])
+    assert queue.sync(engine, now=now) == 2
+    insert_event(engine, "next", handoff_only(start=now + 5)[0])
+    assert queue.sync(engine, now=now + 10) == 1
+
+
+def test_a_stale_page_cannot_release_a_newer_claim(engine):
+    queue.sync(engine)
+    (item,) = queue.items(engine)
+    queue.claim(engine, item.id, "carol")
+    with pytest.raises(queue.ItemConflict):
+        queue.release(engine, item.id, "alex")  # the page showed alex's earlier claim
+    queue.release(engine, item.id, "carol")
+    assert queue.item(engine, item.id).status == queue.NEW
+
+
+def test_a_sign_in_token_expires_after_an_hour():
+    issued = sessions.sign_in_token(now=1000.0)
+    assert sessions.signed_by_us(issued, now=1000.0 + 3599)
+    assert not sessions.signed_by_us(issued, now=1000.0 + 3601)
