@@ -18,7 +18,7 @@ from clinical.articles import load_library
 from clinical.conversation import ASK_ACTION, ASKED_SLOT
 from clinical.scope import entities_within, out_of_scope_reason
 from clinical.self_check import RESULT_SLOT, ended_early
-from clinical.triage import Level, Reason, triage
+from clinical.triage import LEVEL_NAMES, Level, Reason, triage
 
 from . import clinic
 from .answers import send_topic_answer
@@ -32,12 +32,6 @@ LEVEL_RESPONSES = {
     Level.URGENT: "utter_level_urgent",
     Level.SEE_CLINICIAN: "utter_level_see_clinician",
     Level.SELF_CARE_INFO: "utter_level_self_care_info",
-}
-LEVEL_NAMES = {
-    Level.EMERGENCY: "Emergency",
-    Level.URGENT: "Same-day care",
-    Level.SEE_CLINICIAN: "See a clinician soon",
-    Level.SELF_CARE_INFO: "Information and self-care",
 }
 
 

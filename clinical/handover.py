@@ -26,7 +26,7 @@ from clinical import red_flag_check, self_check
 from clinical.articles import load_library
 from clinical.conversation import ASKED_SLOT, since_start
 from clinical.self_check import FINDINGS_KEY, RESULT_SLOT
-from clinical.triage import Level, Status, load_rules
+from clinical.triage import LEVEL_NAMES, Level, Status, load_rules
 
 Event = Mapping[str, Any]
 
@@ -40,12 +40,6 @@ CHANNEL_NAMES = {
     "rest": "web (REST)",
     "twilio": "SMS / WhatsApp",
     "telegram": "Telegram",
-}
-LEVEL_NAMES = {
-    Level.EMERGENCY: "Emergency",
-    Level.URGENT: "Same-day care",
-    Level.SEE_CLINICIAN: "See a clinician",
-    Level.SELF_CARE_INFO: "Information and booking offer",
 }
 RECOMMENDATIONS = {
     Level.EMERGENCY: "The patient was told to call the emergency number. Check they did; do not book a routine slot.",

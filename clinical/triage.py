@@ -40,6 +40,16 @@ class Level(enum.IntEnum):
         return cls[code.upper()]
 
 
+# What each level is called, to the patient (the self-check's result) and to staff (the hand-over):
+# one name, so staff read what the patient was told.
+LEVEL_NAMES = {
+    Level.EMERGENCY: "Emergency",
+    Level.URGENT: "Same-day care",
+    Level.SEE_CLINICIAN: "See a clinician soon",
+    Level.SELF_CARE_INFO: "Information and self-care",
+}
+
+
 class Status(enum.Enum):
     PRESENT = "present"
     ABSENT = "absent"

@@ -12,6 +12,7 @@ workers.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from datetime import datetime, timezone
@@ -25,7 +26,8 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 import settings
-from clinical.handover import LEVEL_NAMES, summarise
+from clinical.handover import summarise
+from clinical.triage import LEVEL_NAMES
 from staff_inbox import accounts, alerts, audit, queue, roles, sessions
 from staff_inbox.accounts import Account
 from staff_inbox.fhir_bundle import build_bundle
@@ -146,11 +148,21 @@ def _field(form: Any, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _allowed(request: web.Request, permission: str) -> Optional[web.Response]:
-    if roles.may(request["account"].role, permission):
-        return None
-    audit.record(request.app[ENGINE], request["account"].username, audit.REFUSED, address=_address(request))
-    return _refuse(request, 403, "Your role cannot do this.")
+def requires(permission: str) -> Callable[[Handler], Handler]:
+    """Only a role with `permission` gets the page; another is refused, and the refusal audited."""
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def checked(request: web.Request) -> web.StreamResponse:
+            if roles.may(request["account"].role, permission):
+                return await handler(request)
+            engine = request.app[ENGINE]
+            audit.record(engine, request["account"].username, audit.REFUSED, address=_address(request))
+            return _refuse(request, 403, "Your role cannot do this.")
+
+        return checked
+
+    return wrap
 
 
 # --- pages -----------------------------------------------------------------------------------
@@ -209,10 +221,8 @@ async def home(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(PREFIX + ("/audit" if request["account"].role == "admin" else "/queue"))
 
 
+@requires(roles.VIEW_QUEUE)
 async def queue_page(request: web.Request) -> web.Response:
-    refused = _allowed(request, roles.VIEW_QUEUE)
-    if refused is not None:  # an aiohttp Response is a mapping: empty, it is falsy
-        return refused
     engine = request.app[ENGINE]
     await asyncio.to_thread(queue.sync, engine)
     closed = request.query.get("show") == "closed"
@@ -231,10 +241,8 @@ def _item_or_404(request: web.Request) -> queue.Item:
     return found
 
 
+@requires(roles.VIEW_CONVERSATION)
 async def item_page(request: web.Request) -> web.Response:
-    refused = _allowed(request, roles.VIEW_CONVERSATION)
-    if refused is not None:  # an aiohttp Response is a mapping: empty, it is falsy
-        return refused
     engine = request.app[ENGINE]
     item = _item_or_404(request)
     events = queue.conversation(engine, item.sender_id)
@@ -260,10 +268,8 @@ def _bundle(request: web.Request, item: queue.Item) -> Dict[str, Any]:
     return build_bundle(queue.pseudonym(engine, item.sender_id), summarise(events), events)
 
 
+@requires(roles.EXPORT)
 async def fhir_download(request: web.Request) -> web.StreamResponse:
-    refused = _allowed(request, roles.EXPORT)
-    if refused is not None:  # an aiohttp Response is a mapping: empty, it is falsy
-        return refused
     item = _item_or_404(request)
     bundle = _bundle(request, item)
     engine = request.app[ENGINE]
@@ -279,13 +285,11 @@ def _loopback(url: str) -> bool:
     return (urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
 
 
+@requires(roles.EXPORT)
 async def fhir_send(request: web.Request) -> web.StreamResponse:
     """POST the bundle (a transaction) to the clinic system's FHIR base URL. Only over https (but to a
     test server on loopback), no redirects followed (a redirect would turn the POST into a GET and a
     sign-in page's 200 into "taken"), and only a transaction-response Bundle counts as taken."""
-    refused = _allowed(request, roles.EXPORT)
-    if refused is not None:  # an aiohttp Response is a mapping: empty, it is falsy
-        return refused
     endpoint = settings.optional("FHIR_ENDPOINT_URL")
     if not endpoint:
         return _refuse(request, 404, "No clinic system is configured to send to (FHIR_ENDPOINT_URL).")
@@ -324,10 +328,8 @@ def _status_change(permission: str, change: Callable[..., None], action: str, of
     """A claim, close or release, audited in the same transaction. `of_holder`: the change names the
     holder the page showed (a release), not the person making it."""
 
+    @requires(permission)
     async def handler(request: web.Request) -> web.StreamResponse:
-        refused = _allowed(request, permission)
-        if refused is not None:  # an aiohttp Response is a mapping: empty, it is falsy
-            return refused
         engine = request.app[ENGINE]
         item = _item_or_404(request)
         username, conversation = request["account"].username, queue.pseudonym(engine, item.sender_id)
@@ -346,10 +348,8 @@ def _status_change(permission: str, change: Callable[..., None], action: str, of
     return handler
 
 
+@requires(roles.VIEW_AUDIT_LOG)
 async def audit_page(request: web.Request) -> web.Response:
-    refused = _allowed(request, roles.VIEW_AUDIT_LOG)
-    if refused is not None:  # an aiohttp Response is a mapping: empty, it is falsy
-        return refused
     engine = request.app[ENGINE]
     audit.record(engine, request["account"].username, audit.VIEWED_AUDIT_LOG)
     return _page(request, "audit.html", entries=audit.entries(engine))

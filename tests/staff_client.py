@@ -6,11 +6,22 @@ from __future__ import annotations
 
 import re
 from http.cookies import SimpleCookie
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import requests
 
 FORM_TOKEN = re.compile(r'name="csrf" value="([^"]+)"')
+QUEUE_ROW = re.compile(r'<tr class="level-(\w+)">\s*<td>[^<]*</td>\s*<td>([^<]*)</td>')
+ITEM_LINK = re.compile(r'href="/staff/items/(\d+)"')
+
+
+def queue_rows(html: str) -> List[Tuple[str, str]]:
+    """(level code, kind) of each row of a queue page, top first."""
+    return QUEUE_ROW.findall(html)
+
+
+def item_ids(html: str) -> List[int]:
+    return [int(n) for n in ITEM_LINK.findall(html)]
 
 
 class StaffBrowser:

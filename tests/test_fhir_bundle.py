@@ -30,7 +30,7 @@ def test_a_self_check_becomes_answers_and_a_risk_assessment_based_on_them():
     }
     assert answers == {"sc_fever": "N", "sc_extreme_pain": "N", "sc_swelling": "Y"}
     risk = found["RiskAssessment"]
-    assert risk["prediction"][0]["outcome"]["text"] == "See a clinician"
+    assert risk["prediction"][0]["outcome"]["text"] == "See a clinician soon"
     assert risk["prediction"][0]["rationale"] == "swelling that keeps coming back"
     patient_url = bundle["entry"][0]["fullUrl"]
     assert risk["subject"]["reference"] == patient_url

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from harness.servers import StaffInbox
 from staff_inbox import accounts
 from tests.fake_fhir import FakeFhirServer
-from tests.staff_client import StaffBrowser
+from tests.staff_client import StaffBrowser, item_ids, queue_rows
 from tests.staff_conversations import emergency_after_a_fall, handoff_only, self_check_see_clinician, store
 
 pytestmark = pytest.mark.slow
@@ -66,10 +66,6 @@ def signed_in(inbox, name: str) -> StaffBrowser:
     return browser
 
 
-def item_ids(html: str):
-    return [int(n) for n in re.findall(r'href="/staff/items/(\d+)"', html)]
-
-
 def test_no_page_or_action_without_sign_in(inbox):
     browser = StaffBrowser(inbox.url)
     for path in ("/", "/queue", "/queue?show=closed", "/items/1", "/audit", "/no-such-page"):
@@ -96,7 +92,7 @@ def test_the_queue_shows_the_most_urgent_first_and_the_summary(inbox):
     browser = signed_in(inbox, "alex")
     page = browser.get("/queue")
     assert page.status_code == 200
-    rows = re.findall(r'<tr class="level-(\w+)">\s*<td>[^<]*</td>\s*<td>([^<]*)</td>', page.text)
+    rows = queue_rows(page.text)
     # The emergency conversation first (its request for a person, newer, before its escalation),
     # then the self-check, then the request for a person without any symptoms.
     assert rows == [

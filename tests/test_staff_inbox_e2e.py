@@ -3,12 +3,10 @@ queue, with its summary, without the Rasa servers writing anything for the inbox
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from harness.servers import StaffInbox
-from tests.staff_client import StaffBrowser
+from tests.staff_client import StaffBrowser, item_ids, queue_rows
 
 pytestmark = pytest.mark.slow
 
@@ -32,10 +30,10 @@ def test_a_request_for_a_person_and_an_emergency_reach_the_queue_with_their_summ
     alex = StaffBrowser(inbox.url)
     assert alex.sign_in("alex", PASSWORD).status_code == 303
     queue = alex.get("/queue").text
-    rows = re.findall(r'<tr class="level-(\w+)">\s*<td>[^<]*</td>\s*<td>([^<]*)</td>', queue)
+    rows = queue_rows(queue)
     assert rows == [("emergency", "Red flag escalated"), ("self_care_info", "Asked for a person")], rows
 
-    emergency, handoff = [int(n) for n in re.findall(r'href="/staff/items/(\d+)"', queue)]
+    emergency, handoff = item_ids(queue)
     summary = alex.get(f"/items/{emergency}").text
     assert "I fell down the stairs and now my knee is bent the wrong way" in summary
     assert "<strong>Emergency</strong>" in summary and "web (REST)" in summary

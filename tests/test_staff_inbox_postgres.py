@@ -3,7 +3,6 @@ claim and close, the audit log, and the retention job deleting a conversation's 
 
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
@@ -11,7 +10,7 @@ import sqlalchemy as sa
 
 from harness.servers import StaffInbox
 from harness.services import PostgreSQL
-from tests.staff_client import StaffBrowser
+from tests.staff_client import StaffBrowser, item_ids, queue_rows
 from tests.staff_conversations import emergency_after_a_fall, handoff_only, self_check_see_clinician, store
 
 pytestmark = pytest.mark.slow
@@ -43,14 +42,14 @@ def test_the_inbox_works_on_postgresql_and_retention_clears_it(postgres, tmp_pat
         alex = StaffBrowser(inbox.url)
         assert alex.sign_in("alex", PASSWORD).status_code == 303
         queue = alex.get("/queue").text
-        rows = re.findall(r'<tr class="level-(\w+)">\s*<td>[^<]*</td>\s*<td>([^<]*)</td>', queue)
+        rows = queue_rows(queue)
         assert rows == [
             ("emergency", "Asked for a person"),
             ("emergency", "Red flag escalated"),
             ("see_clinician", "Self-check"),
             ("self_care_info", "Asked for a person"),
         ], rows
-        first = int(re.findall(r'href="/staff/items/(\d+)"', queue)[0])
+        first = item_ids(queue)[0]
         assert "i fell off a ladder" in alex.get(f"/items/{first}").text
         assert alex.post(f"/items/{first}/claim").status_code == 303
         assert alex.post(f"/items/{first}/close").status_code == 303
