@@ -83,6 +83,17 @@ def handoff_only(start: float = START + 1200) -> List[Dict[str, Any]]:
     return [user("I'd like to talk to a real person please", "human_handoff", start), bot("Please call.", start + 1)]
 
 
+# The queue of the three conversations above, top first (level, kind): the emergency conversation
+# first (its request for a person, newer, before its escalation), then the self-check, then the request
+# for a person without any symptoms.
+QUEUE_OF_THE_THREE = [
+    ("emergency", "Asked for a person"),
+    ("emergency", "Red flag escalated"),
+    ("see_clinician", "Self-check"),
+    ("self_care_info", "Asked for a person"),
+]
+
+
 def store(tracker_db: Path, conversations: Dict[str, List[Dict[str, Any]]], database_url: Optional[str] = None) -> None:
     """Store the conversations through the tracker store the Rasa server uses (PostgreSQL at
     database_url if given, else SQLite at tracker_db)."""

@@ -15,7 +15,13 @@ from harness.servers import StaffInbox
 from staff_inbox import accounts
 from tests.fake_fhir import FakeFhirServer
 from tests.staff_client import StaffBrowser, item_ids, queue_rows
-from tests.staff_conversations import emergency_after_a_fall, handoff_only, self_check_see_clinician, store
+from tests.staff_conversations import (
+    QUEUE_OF_THE_THREE,
+    emergency_after_a_fall,
+    handoff_only,
+    self_check_see_clinician,
+    store,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -93,14 +99,7 @@ def test_the_queue_shows_the_most_urgent_first_and_the_summary(inbox):
     page = browser.get("/queue")
     assert page.status_code == 200
     rows = queue_rows(page.text)
-    # The emergency conversation first (its request for a person, newer, before its escalation),
-    # then the self-check, then the request for a person without any symptoms.
-    assert rows == [
-        ("emergency", "Asked for a person"),
-        ("emergency", "Red flag escalated"),
-        ("see_clinician", "Self-check"),
-        ("self_care_info", "Asked for a person"),
-    ], rows
+    assert rows == QUEUE_OF_THE_THREE, rows
     self_check_item = item_ids(page.text)[2]
     summary = browser.get(f"/items/{self_check_item}").text
     assert "See a clinician" in summary and "swelling that keeps coming back" in summary
