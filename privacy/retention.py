@@ -23,7 +23,7 @@ import sqlalchemy as sa
 import settings
 from staff_inbox.sessions import purge_expired
 from staff_inbox.tables import expire_audit_log, forget_conversations
-from stores.database import database_url
+from stores.database import database_url, events_table
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,9 @@ def retention_days() -> float:
 def delete_quiet_conversations(engine: sa.engine.Engine, days: float, now: Optional[float] = None) -> int:
     """Delete the conversations whose latest event is older than `days`; return how many went."""
     cutoff = (time.time() if now is None else now) - days * 86400
-    events = sa.Table("events", sa.MetaData(), autoload_with=engine)
+    events = events_table(engine)
+    if events is None:
+        return 0
     quiet = sa.select(events.c.sender_id).group_by(events.c.sender_id).having(sa.func.max(events.c.timestamp) < cutoff)
     with engine.begin() as connection:
         senders = [row[0] for row in connection.execute(quiet)]
@@ -64,7 +66,7 @@ def main(argv: Optional[list] = None) -> int:
         expired = expire_audit_log(connection, time.time() - settings.seconds("AUDIT_RETENTION_DAYS") * 86400)
         purge_expired(connection)  # staff sessions that can no longer be used
     logger.info(f"Retention: deleted {expired} audit log entries older than AUDIT_RETENTION_DAYS.")
-    if not sa.inspect(engine).has_table("events"):
+    if events_table(engine) is None:
         logger.info("Retention: no conversations stored yet.")
         return 0
     deleted = delete_quiet_conversations(engine, args.days)

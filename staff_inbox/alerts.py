@@ -25,6 +25,9 @@ from staff_inbox import queue
 from staff_inbox.tables import inbox_items
 
 logger = logging.getLogger(__name__)
+# Servers on this machine: the only ones a password may reach unencrypted (SMTP) and a bundle over plain
+# http (FHIR, web.py): a test server, never a clinic's.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def _listed(name: str) -> List[str]:
@@ -54,7 +57,7 @@ def send_email(text: str) -> None:
     host, port = settings.text("SMTP_HOST"), settings.integer("SMTP_PORT")
     tls = settings.text("SMTP_STARTTLS") == "1"
     username = settings.optional("SMTP_USERNAME")
-    if username and not tls and host not in ("127.0.0.1", "localhost", "::1"):
+    if username and not tls and host not in LOOPBACK_HOSTS:
         raise ValueError("refusing to send the SMTP password unencrypted: set SMTP_STARTTLS=1")
     with smtplib.SMTP(host, port, timeout=20) as smtp:
         if tls:  # with the certificate and host name checked (smtplib's default checks neither)

@@ -22,9 +22,11 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import sqlalchemy as sa
 
+from clinical.handover import HANDOFF_INTENT
 from clinical.self_check import RESULT_SLOT
 from clinical.triage import Level
 from staff_inbox.tables import create_tables, inbox_conversations, inbox_items, inbox_progress, inbox_seen_events
+from stores.database import events_table
 
 HANDOFF, SELF_CHECK, ESCALATION = "handoff", "self_check", "escalation"
 KIND_NAMES = {HANDOFF: "Asked for a person", SELF_CHECK: "Self-check", ESCALATION: "Red flag escalated"}
@@ -52,16 +54,10 @@ class Item:
         return KIND_NAMES[self.kind]
 
 
-def _events_table(engine: sa.engine.Engine) -> Optional[sa.Table]:
-    if not sa.inspect(engine).has_table("events"):
-        return None
-    return sa.Table("events", sa.MetaData(), autoload_with=engine)
-
-
 def _raised(row: Any) -> Optional[Tuple[str, Level]]:
     """The kind of item and the level this event raises, if it raises one."""
     if row.type_name == "user":
-        return (HANDOFF, Level.SELF_CARE_INFO) if row.intent_name == "human_handoff" else None
+        return (HANDOFF, Level.SELF_CARE_INFO) if row.intent_name == HANDOFF_INTENT else None
     event = json.loads(row.data)
     value = event.get("value")
     if event.get("name") != RESULT_SLOT or not isinstance(value, dict) or not value.get("level"):
@@ -85,7 +81,7 @@ _sync_lock = threading.Lock()
 def sync(engine: sa.engine.Engine, now: Optional[float] = None) -> int:
     """Read the events stored since the last sync into the queue; return how many items were raised."""
     create_tables(engine)
-    events = _events_table(engine)
+    events = events_table(engine)
     if events is None:
         return 0
     _index_event_times(engine)
@@ -101,7 +97,7 @@ def sync(engine: sa.engine.Engine, now: Optional[float] = None) -> int:
             .where(events.c.timestamp >= since)
             .where(
                 sa.or_(
-                    sa.and_(events.c.type_name == "user", events.c.intent_name == "human_handoff"),
+                    sa.and_(events.c.type_name == "user", events.c.intent_name == HANDOFF_INTENT),
                     sa.and_(events.c.type_name == "slot", events.c.data.like(f'%"{RESULT_SLOT}"%')),
                 )
             )
@@ -276,7 +272,7 @@ def close(engine: sa.engine.Engine, item_id: int, username: str, then: Then = No
 
 def conversation(engine: sa.engine.Engine, sender_id: str) -> List[Dict[str, Any]]:
     """The conversation's stored events, oldest first (patients' words already redacted)."""
-    events = _events_table(engine)
+    events = events_table(engine)
     if events is None:
         return []
     with engine.connect() as connection:

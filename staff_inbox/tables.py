@@ -17,6 +17,7 @@ The conversations themselves stay in Rasa's `events` table, which only the track
 
 from __future__ import annotations
 
+import functools
 from typing import Iterable
 
 import sqlalchemy as sa
@@ -112,7 +113,10 @@ audit_log = sa.Table(
 )
 
 
+@functools.lru_cache(maxsize=8)
 def create_tables(engine: sa.engine.Engine) -> None:
+    """The inbox's tables and its progress row, once per engine and process (the queue calls this on
+    every look; creating checks every table)."""
     metadata.create_all(engine)
     with engine.begin() as connection:  # the one progress row, which syncs lock (queue.sync)
         if connection.execute(sa.select(inbox_progress.c.id)).first() is None:

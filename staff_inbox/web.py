@@ -31,6 +31,7 @@ from clinical.triage import LEVEL_NAMES
 from staff_inbox import accounts, alerts, audit, queue, roles, sessions
 from staff_inbox.accounts import Account
 from staff_inbox.fhir_bundle import build_bundle
+from staff_inbox.tables import create_tables
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +83,18 @@ def _refuse(request: web.Request, status: int, message: str) -> web.Response:
     return _page(request, "error.html", status=status, message=message)
 
 
+def _refuse_audited(request: web.Request, username: str, message: str) -> web.Response:
+    """A signed-in request refused (another site's form, an expired form, another role's page): 403,
+    and the refusal in the audit log."""
+    audit.record(request.app[ENGINE], username, audit.REFUSED, address=_address(request))
+    return _refuse(request, 403, message)
+
+
+def _landing(account: Account) -> str:
+    """Where a signed-in member of staff starts: admins keep the inbox, staff work the queue."""
+    return PREFIX + ("/audit" if account.role == "admin" else "/queue")
+
+
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -113,14 +126,13 @@ async def signed_in_only(request: web.Request, handler: Handler) -> web.StreamRe
             raise web.HTTPSeeOther(PREFIX + "/sign-in")
         return _refuse(request, 401, "Please sign in.")
     request["session"], request["account"] = session, signed_in
-    if request.method == "POST" and not _same_site_form(request):
-        audit.record(engine, signed_in.username, audit.REFUSED, address=_address(request))
-        return _refuse(request, 403, "This form did not come from the inbox.")
     if request.method == "POST":
-        form = await request.post()
-        if not sessions.same_token(_field(form, "csrf"), session.csrf_token):
-            audit.record(engine, signed_in.username, audit.REFUSED, address=_address(request))
-            return _refuse(request, 403, "This form has expired. Go back, reload the page and try again.")
+        if not _same_site_form(request):
+            return _refuse_audited(request, signed_in.username, "This form did not come from the inbox.")
+        if not sessions.same_token(_field(await request.post(), "csrf"), session.csrf_token):
+            return _refuse_audited(
+                request, signed_in.username, "This form has expired. Go back, reload the page and try again."
+            )
     return await handler(request)
 
 
@@ -156,9 +168,7 @@ def requires(permission: str) -> Callable[[Handler], Handler]:
         async def checked(request: web.Request) -> web.StreamResponse:
             if roles.may(request["account"].role, permission):
                 return await handler(request)
-            engine = request.app[ENGINE]
-            audit.record(engine, request["account"].username, audit.REFUSED, address=_address(request))
-            return _refuse(request, 403, "Your role cannot do this.")
+            return _refuse_audited(request, request["account"].username, "Your role cannot do this.")
 
         return checked
 
@@ -201,7 +211,7 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
             request, "That name and password did not work, or the account is locked for a while.", status=401
         )
     audit.record(engine, signed_in.username, audit.SIGNED_IN, address=address, user_agent=agent)
-    response = web.HTTPSeeOther(PREFIX + ("/audit" if signed_in.role == "admin" else "/queue"))
+    response = web.HTTPSeeOther(_landing(signed_in))
     token = sessions.start(engine, signed_in.username, replacing=request.cookies.get(SESSION_COOKIE))
     _cookie(response, SESSION_COOKIE, token)
     response.del_cookie(SIGN_IN_COOKIE, path=PREFIX + "/")
@@ -218,7 +228,7 @@ async def sign_out(request: web.Request) -> web.StreamResponse:
 
 
 async def home(request: web.Request) -> web.StreamResponse:
-    raise web.HTTPSeeOther(PREFIX + ("/audit" if request["account"].role == "admin" else "/queue"))
+    raise web.HTTPSeeOther(_landing(request["account"]))
 
 
 @requires(roles.VIEW_QUEUE)
@@ -262,18 +272,18 @@ async def item_page(request: web.Request) -> web.Response:
     )
 
 
-def _bundle(request: web.Request, item: queue.Item) -> Dict[str, Any]:
-    engine = request.app[ENGINE]
+def _bundle(engine: sa.engine.Engine, item: queue.Item, conversation: str) -> Dict[str, Any]:
     events = queue.conversation(engine, item.sender_id)
-    return build_bundle(queue.pseudonym(engine, item.sender_id), summarise(events), events)
+    return build_bundle(conversation, summarise(events), events)
 
 
 @requires(roles.EXPORT)
 async def fhir_download(request: web.Request) -> web.StreamResponse:
     item = _item_or_404(request)
-    bundle = _bundle(request, item)
     engine = request.app[ENGINE]
-    audit.record(engine, request["account"].username, audit.EXPORTED, queue.pseudonym(engine, item.sender_id), item.id)
+    conversation = queue.pseudonym(engine, item.sender_id)
+    bundle = _bundle(engine, item, conversation)
+    audit.record(engine, request["account"].username, audit.EXPORTED, conversation, item.id)
     return web.Response(
         text=json.dumps(bundle, indent=2, ensure_ascii=False),
         content_type="application/fhir+json",
@@ -282,7 +292,7 @@ async def fhir_download(request: web.Request) -> web.StreamResponse:
 
 
 def _loopback(url: str) -> bool:
-    return (urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
+    return (urlsplit(url).hostname or "") in alerts.LOOPBACK_HOSTS
 
 
 @requires(roles.EXPORT)
@@ -306,7 +316,7 @@ async def fhir_send(request: web.Request) -> web.StreamResponse:
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as client:
             async with client.post(
-                endpoint.rstrip("/"), json=_bundle(request, item), headers=headers, allow_redirects=False
+                endpoint.rstrip("/"), json=_bundle(engine, item, conversation), headers=headers, allow_redirects=False
             ) as answer:
                 status = answer.status
                 if 200 <= status < 300:
@@ -366,8 +376,6 @@ async def _alerting(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(engine: sa.engine.Engine) -> web.Application:
-    from staff_inbox.tables import create_tables
-
     create_tables(engine)
     app = web.Application(middlewares=[security_headers, signed_in_only], client_max_size=64 * 1024)
     app[ENGINE] = engine
