@@ -4,7 +4,9 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PYTHON ?= python3
+# PYTHON: the interpreter for .venv; empty means 3.10 when the machine has it, else python3
+# (scripts/install.sh says which it took).
+PYTHON ?=
 VENV   := .venv
 BIN    := $(VENV)/bin
 
