@@ -2,9 +2,15 @@
 processing): the channels (REST, socket.io, Twilio, Telegram) hand their message handler to
 `PatientGuard.wrap`.
 
-Before the dialogue, a message is answered politely, and not processed, when it is
+Before the dialogue, a message is answered politely, and not processed (nor stored), when it is
   * empty (nothing to read),
   * longer than MAX_MESSAGE_CHARS (a pasted document; reading 100 kB costs seconds of CPU),
+  * one too many for this instance: MAX_TURNS_IN_FLIGHT turns are already being answered here. The
+    patient hears at once that we are busy, to send it again in a moment and, if it is an emergency,
+    to call the emergency number now (utter_busy); an output channel that can mark the reply
+    (`send_busy_reply`: the widget, which offers to send the message again) does. Without the
+    bound, a burst queues inside the server (the event loop does one turn's CPU at a time) until
+    nginx gives up with a gateway error and the patient hears nothing,
   * over the per-patient RATE_LIMIT (a script, a stuck key): counted in Redis when REDIS_URL is set,
     so that all instances share the count.
 After it, the patient is never left in silence: if the dialogue sent nothing (a custom action failed,
@@ -37,6 +43,11 @@ Handler = Callable[[UserMessage], Awaitable[Any]]
 MAX_MESSAGE_CHARS = settings.integer("MAX_MESSAGE_CHARS")
 RATE_LIMIT = settings.text("RATE_LIMIT")
 TURN_DEADLINE_SECONDS = settings.seconds("TURN_DEADLINE_SECONDS")
+MAX_TURNS_IN_FLIGHT = settings.integer("MAX_TURNS_IN_FLIGHT")
+
+# The guard's own replies (domain/service.yml); all but utter_unavailable refuse a message unread.
+REFUSALS = ("utter_empty_message", "utter_message_too_long", "utter_busy", "utter_slow_down")
+SERVICE_REPLIES = REFUSALS + ("utter_unavailable",)
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -56,7 +67,7 @@ class ServiceReplies:
         values.update({name: str(value) for name, value in extra.items()})
         self._texts = {
             name: _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), domain.responses[name][0]["text"])
-            for name in ("utter_empty_message", "utter_message_too_long", "utter_slow_down", "utter_unavailable")
+            for name in SERVICE_REPLIES
         }
 
     def __getitem__(self, name: str) -> str:
@@ -86,9 +97,13 @@ class PatientGuard:
         redis_url: Optional[str] = None,
         max_chars: int = MAX_MESSAGE_CHARS,
         deadline: float = TURN_DEADLINE_SECONDS,
+        max_in_flight: int = MAX_TURNS_IN_FLIGHT,
     ) -> None:
         self.max_chars = max_chars
         self.deadline = deadline
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0  # turns admitted and not finished, late ones included: they still take CPU
+        self.busy_replies = 0
         self.replies = replies or ServiceReplies(project_domain(), max_chars=max_chars)
         self.limiter = RateLimiter(rate_limit, redis_url if redis_url is not None else settings.optional("REDIS_URL"))
         self._late_turns: Set["asyncio.Task[Any]"] = set()
@@ -104,9 +119,15 @@ class PatientGuard:
         async def guarded(message: UserMessage) -> None:
             output = message.output_channel
             reply = self._refusal(message)
+            if reply == "utter_busy":
+                self.busy_replies += 1
+                await self._send_busy(output, message.sender_id)
+                return
             if reply:
                 await output.send_response(message.sender_id, {"text": self.replies[reply]})
                 return
+            # Admitted. No await since the count was checked, so no other turn slips in between.
+            self.in_flight += 1
             watched = _WatchedOutput(output)
             turn = asyncio.ensure_future(
                 on_new_message(
@@ -121,6 +142,7 @@ class PatientGuard:
                     )
                 )
             )
+            turn.add_done_callback(self._turn_done)
             try:
                 await asyncio.wait_for(asyncio.shield(turn), self.deadline)
             except asyncio.TimeoutError:
@@ -144,9 +166,22 @@ class PatientGuard:
             return "utter_empty_message"
         if len(text) > self.max_chars:
             return "utter_message_too_long"
+        # Before the rate limit: a message refused as busy is not counted against the patient.
+        if self.in_flight >= self.max_in_flight:
+            return "utter_busy"
         if not self.allowed(message.sender_id):
             return "utter_slow_down"
         return None
+
+    async def _send_busy(self, output: OutputChannel, recipient_id: Text) -> None:
+        send_busy_reply = getattr(output, "send_busy_reply", None)
+        if send_busy_reply is not None:
+            await send_busy_reply(recipient_id, self.replies["utter_busy"])
+        else:
+            await output.send_response(recipient_id, {"text": self.replies["utter_busy"]})
+
+    def _turn_done(self, _: "asyncio.Future[Any]") -> None:
+        self.in_flight -= 1
 
     def _late_turn_done(self, turn: "asyncio.Task[Any]") -> None:
         self._late_turns.discard(turn)

@@ -53,6 +53,14 @@ def read_request(body: bytes) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
     return {"sender": sender, "message": message, "metadata": metadata}, None
 
 
+class RestOutput(CollectingOutputChannel):
+    """Rasa's collecting output, with the guard's 'busy' reply marked `"busy": true`, so that a client
+    knows the message was not read and may send it again."""
+
+    async def send_busy_reply(self, recipient_id: Text, text: Text) -> None:
+        await self._persist_message({"recipient_id": recipient_id, "text": text, "busy": True})
+
+
 class RestChannel(RestInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         guarded = patient_guard().wrap(on_new_message)
@@ -72,7 +80,7 @@ class RestChannel(RestInput):
             fields, problem = read_request(request.body or b"")
             if problem or fields is None:
                 return response.json({"error": problem}, status=400 if problem != "request too large" else 413)
-            collector = CollectingOutputChannel()
+            collector = RestOutput()
             await guarded(
                 UserMessage(
                     fields["message"],

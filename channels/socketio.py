@@ -33,8 +33,12 @@ from socketio import AsyncServer
 
 import settings
 
+from . import sanic_websockets
 from .clinic_domain import EmergencyCall
 from .guard import patient_guard
+
+# Before any WebSocket is served: Sanic 21.12's WebSockets fail on Python 3.11 without it.
+sanic_websockets.apply()
 
 logger = logging.getLogger(__name__)
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
@@ -76,6 +80,10 @@ class WidgetOutput(SocketIOOutput):
             await super().send_response(recipient_id, message)
         finally:
             self._call = None
+
+    async def send_busy_reply(self, recipient_id: Text, text: Text) -> None:
+        """The guard's 'busy' reply, marked `"busy": true`: the widget offers to send the message again."""
+        await self._send_message(recipient_id, {"text": text, "busy": True})
 
     async def _send_message(self, socket_id: Text, response: Any) -> None:
         if self._call and isinstance(response, dict):

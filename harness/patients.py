@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
 
+from channels.guard import SERVICE_REPLIES
 from clinical.self_check import load_questions
 from harness.domain import load_domain
 
@@ -21,11 +22,7 @@ QUESTION_TEXTS = {
     for name, variants in DOMAIN["responses"].items()
     if name.startswith("utter_ask_sc_")
 }
-SERVICE_TEXTS = {
-    name: variants[0]["text"]
-    for name, variants in DOMAIN["responses"].items()
-    if name in ("utter_empty_message", "utter_message_too_long", "utter_slow_down", "utter_unavailable")
-}
+SERVICE_TEXTS = {name: variants[0]["text"] for name, variants in DOMAIN["responses"].items() if name in SERVICE_REPLIES}
 
 
 def new_sender(prefix: str = "patient") -> str:

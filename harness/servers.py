@@ -6,9 +6,11 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 import requests
 
@@ -221,3 +223,32 @@ class StaffInbox:
     def stop(self) -> None:
         if self.process:
             self.process.stop()
+
+
+@contextmanager
+def tarpit() -> Iterator[str]:
+    """An action server that accepts connections and never answers: yields its webhook URL."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", free_port()))
+    server.listen(64)
+    held: List[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=accept)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/webhook"
+    finally:
+        stop.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        server.close()

@@ -56,6 +56,11 @@ SETTINGS = {
         # --- The patient guard (channels/guard.py) ---
         Setting("MAX_MESSAGE_CHARS", "4000", "longer messages get a polite refusal and are not processed"),
         Setting("RATE_LIMIT", "30/60;10/5", "per patient, messages/seconds windows (channels/rate_limit.py)"),
+        Setting(
+            "MAX_TURNS_IN_FLIGHT",
+            "24",
+            "turns one Rasa server answers at once; more get the 'busy, send it again' reply at once",
+        ),
         Setting("TURN_DEADLINE_SECONDS", "8", "a patient who heard nothing by then gets the 'technical problem' reply"),
         Setting("ACTION_TIMEOUT_SECONDS", "4", "a custom action slower than this is given up on"),
         # --- Stores (endpoints.yml, stores/) ---

@@ -8,7 +8,7 @@ instances, socket.io sessions stick to one instance, and Rasa's HTTP API is not 
 
 from __future__ import annotations
 
-import asyncio
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -16,7 +16,7 @@ import requests
 
 import settings
 from harness.patients import NOTHING_WRONG, PATIENTS, SERVICE_TEXTS, asked, is_emergency, new_sender, texts
-from harness.services import Cluster
+from harness.services import Cluster, Nginx
 
 pytestmark = pytest.mark.slow
 
@@ -116,36 +116,45 @@ def test_the_rate_limit_is_counted_across_instances(cluster):
     assert len([e for e in cluster.stored_events(sender) if e["event"] == "user"]) == 10
 
 
-def test_socketio_sessions_stick_to_one_instance_through_nginx(cluster):
+# The widget's three ways in: a WebSocket from the start, long polling only, and long polling upgraded to
+# a WebSocket (the widget's fallback), which needs every request of the session on one instance.
+# python-socketio's threaded client: its asyncio client's WebSocket needs a newer aiohttp than Rasa's.
+@pytest.mark.parametrize("transports", [["websocket"], ["polling"], ["polling", "websocket"]], ids="+".join)
+def test_socketio_sessions_stick_to_one_instance_through_nginx(cluster, transports):
+    import queue
+    import time
+
     import socketio
 
-    async def talk(session_id, messages):
-        client = socketio.AsyncClient(reconnection=False)
-        replies, confirmed = asyncio.Queue(), asyncio.Event()
+    def talk(session_id, messages):
+        client = socketio.Client(reconnection=False)
+        replies: queue.Queue = queue.Queue()
+        confirmed = threading.Event()
         client.on("session_confirm", lambda *_: confirmed.set())
-        client.on("bot_uttered", lambda data: replies.put_nowait(data))
-        await client.connect(
-            f"{cluster.url}?knee_session={session_id}", transports=["polling"], socketio_path="socket.io"
-        )
-        await client.emit("session_request", {"session_id": session_id})
-        await asyncio.wait_for(confirmed.wait(), 10)
-        answers = []
-        for message in messages:
-            await client.emit("user_uttered", {"message": message, "session_id": session_id})
-            answers.append(await asyncio.wait_for(replies.get(), 20))
-            await asyncio.sleep(0.3)
-            while not replies.empty():
-                replies.get_nowait()
-        await client.disconnect()
-        return answers
+        client.on("bot_uttered", replies.put)
+        client.connect(f"{cluster.url}?knee_session={session_id}", transports=transports, socketio_path="socket.io")
+        try:
+            client.emit("session_request", {"session_id": session_id})
+            assert confirmed.wait(10)
+            answers = []
+            for message in messages:
+                client.emit("user_uttered", {"message": message, "session_id": session_id})
+                answers.append(replies.get(timeout=20))
+                time.sleep(0.3)
+                while not replies.empty():
+                    replies.get_nowait()
+            return answers, client.transport()
+        finally:
+            client.disconnect()
 
-    async def both():
-        return await asyncio.gather(
-            *(talk(new_sender("sio").replace("-", "_"), ["hi", "what is cartilage?", "bye"]) for _ in range(4))
-        )
-
-    for answers in asyncio.run(both()):
-        assert len(answers) == 3 and all(answer.get("text") for answer in answers)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        talks = [
+            pool.submit(talk, new_sender("sio").replace("-", "_"), ["hi", "what is cartilage?", "bye"])
+            for _ in range(4)
+        ]
+        for answers, transport in (done.result() for done in talks):
+            assert len(answers) == 3 and all(answer.get("text") for answer in answers)
+            assert transport == transports[-1]
 
 
 def test_only_the_channels_are_reachable_through_nginx(cluster):
@@ -155,3 +164,20 @@ def test_only_the_channels_are_reachable_through_nginx(cluster):
         assert requests.get(cluster.url + path, timeout=5).status_code == 404
     for instance in cluster.instances:  # and the API is off on the instances themselves
         assert requests.get(f"{instance.url}/conversations/{sender}/tracker", timeout=5).status_code == 404
+
+
+def test_with_no_instance_answering_nginx_gives_the_busy_reply(tmp_path):
+    from xml.etree import ElementTree
+
+    from harness.servers import free_port
+
+    nginx = Nginx(tmp_path, [f"127.0.0.1:{free_port()}"]).start()  # nothing listens there
+    try:
+        rest = requests.post(nginx.url + "/webhooks/rest/webhook", json={"sender": "p", "message": "hi"}, timeout=10)
+        twilio_fallback = requests.post(nginx.url + "/webhooks/twilio/busy", data={"Body": "hi"}, timeout=10)
+    finally:
+        nginx.stop()
+    assert rest.status_code == 503 and rest.headers["Retry-After"] == "10"
+    assert rest.json() == [{"text": SERVICE_TEXTS["utter_busy"], "busy": True}]
+    assert twilio_fallback.status_code == 200 and twilio_fallback.headers["Content-Type"].startswith("text/xml")
+    assert ElementTree.fromstring(twilio_fallback.content).findtext("Message") == SERVICE_TEXTS["utter_busy"]

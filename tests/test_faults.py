@@ -5,17 +5,15 @@ the emergency number, and no message is lost: every message sent is stored exact
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
-from contextlib import contextmanager
 from typing import Dict, List
 
 import pytest
 import requests
 
 from harness.patients import NOTHING_WRONG, SERVICE_TEXTS, asked, is_emergency, is_unavailable, new_sender, texts
-from harness.servers import Assistant, free_port
+from harness.servers import Assistant, tarpit
 from harness.services import Cluster
 
 pytestmark = pytest.mark.slow
@@ -158,35 +156,6 @@ def test_action_servers_down_a_reply_within_seconds_and_emergencies_still_answer
     assert not is_unavailable(cluster.say(new_sender("actions-back"), "How much does stem cell therapy cost?"))
 
 
-@contextmanager
-def tarpit():
-    """An action server that accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", free_port()))
-    server.listen(64)
-    held: List[socket.socket] = []
-    stop = threading.Event()
-
-    def accept():
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                pass
-
-    thread = threading.Thread(target=accept)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}/webhook"
-    finally:
-        stop.set()
-        thread.join()
-        for connection in held:
-            connection.close()
-        server.close()
-
-
 @pytest.fixture(scope="module")
 def assistant_with_a_slow_action_server(tmp_path_factory):
     with tarpit() as url:
@@ -207,3 +176,49 @@ def test_an_emergency_with_a_slow_action_server_is_answered_first(assistant_with
     started = time.monotonic()
     replies = assistant_with_a_slow_action_server.say(new_sender("slow"), EMERGENCY)
     assert time.monotonic() - started < 9 and is_emergency(texts(replies)[0])
+
+
+@pytest.fixture(scope="module")
+def overloaded_assistant(tmp_path_factory):
+    """Room for one turn at a time (MAX_TURNS_IN_FLIGHT=1), and an action server that never answers: a
+    question that needs a custom action holds that room for ACTION_TIMEOUT_SECONDS, under the guard's
+    TURN_DEADLINE_SECONDS (8), so that the reply to it comes once the turn is over."""
+    with tarpit() as url:
+        running = Assistant(
+            tmp_path_factory.mktemp("overload"),
+            extra_env={"ACTIONS_URL": url, "MAX_TURNS_IN_FLIGHT": "1", "ACTION_TIMEOUT_SECONDS": "6"},
+        )
+        running.start_rasa()
+        yield running
+        running.stop()
+
+
+def stored_user_texts(assistant: Assistant, sender: str) -> List[str]:
+    import json
+    import sqlite3
+
+    with sqlite3.connect(assistant.tracker_db) as db:
+        rows = db.execute(
+            "SELECT data FROM events WHERE sender_id = ? AND type_name = 'user' ORDER BY id", (sender,)
+        ).fetchall()
+    return [json.loads(data)["text"] for (data,) in rows]
+
+
+def test_beyond_its_turns_in_flight_a_server_answers_busy_while_the_turn_goes_on_and_keeps_nothing(
+    overloaded_assistant,
+):
+    from concurrent.futures import ThreadPoolExecutor
+
+    held_sender, busy_sender = new_sender("held"), new_sender("busy")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        held = pool.submit(overloaded_assistant.say, held_sender, "How much does stem cell therapy cost?")
+        time.sleep(2)  # the guard admits a turn before reading it; the action server holds it for 6 s
+        replies = overloaded_assistant.say(busy_sender, "what is cartilage?")
+        answered_while_held = not held.done()
+        held.result(timeout=60)
+    assert answered_while_held
+    assert replies == [{"recipient_id": busy_sender, "text": SERVICE_TEXTS["utter_busy"], "busy": True}]
+    assert stored_user_texts(overloaded_assistant, busy_sender) == []
+    # With the room free again, the same patient is answered (the greeting needs no action server).
+    assert not any(reply.get("busy") for reply in overloaded_assistant.say(busy_sender, "hello"))
+    assert stored_user_texts(overloaded_assistant, busy_sender) == ["hello"]

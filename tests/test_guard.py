@@ -9,7 +9,7 @@ from typing import Any, Dict, List
 import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from channels.guard import PatientGuard, ServiceReplies
+from channels.guard import SERVICE_REPLIES, PatientGuard, ServiceReplies
 from channels.rate_limit import RateLimiter, parse_windows, within
 from tests.conftest import ROOT
 
@@ -110,8 +110,68 @@ def test_a_slow_turn_is_answered_at_the_deadline_and_still_finishes(replies):
 
 def test_the_service_replies_name_the_clinic_and_no_emergency_number(replies):
     assert "{" not in replies["utter_unavailable"] and "(555) 010-0100" in replies["utter_unavailable"]
-    for name in ("utter_empty_message", "utter_message_too_long", "utter_slow_down", "utter_unavailable"):
+    for name in SERVICE_REPLIES:
         assert "911" not in replies[name]
+    assert "emergency services now" in replies["utter_busy"]
+
+
+class Held(Dialogue):
+    """A dialogue that answers only once released: turns stay in flight as long as the test wants."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def __call__(self, message: UserMessage) -> None:
+        self.seen.append(message.text)
+        await self.release.wait()
+        await message.output_channel.send_response(message.sender_id, {"text": f"answer to {message.text}"})
+
+
+class MarkingOutput(CollectingOutputChannel):
+    """An output that marks the busy reply, as the widget's and the REST channel's do."""
+
+    async def send_busy_reply(self, recipient_id: str, text: str) -> None:
+        await self._persist_message({"recipient_id": recipient_id, "text": text, "busy": True})
+
+
+def test_beyond_the_turns_in_flight_a_message_is_answered_busy_at_once_and_never_read(replies):
+    async def scenario():
+        guard, dialogue = guard_for(replies, max_in_flight=2, deadline=30.0), Held()
+        outputs = [CollectingOutputChannel(), CollectingOutputChannel(), CollectingOutputChannel(), MarkingOutput()]
+        turns = [
+            asyncio.ensure_future(guard.wrap(dialogue)(UserMessage(f"question {n}", output, f"patient-{n}")))
+            for n, output in enumerate(outputs)
+        ]
+        await asyncio.wait(turns[2:], timeout=5)  # the two over the bound are answered while two are held
+        refused_at_once = all(turn.done() for turn in turns[2:]) and guard.in_flight == 2
+        dialogue.release.set()
+        await asyncio.wait_for(asyncio.gather(*turns[:2]), 5)
+        return refused_at_once, outputs, dialogue.seen, guard
+
+    refused_at_once, outputs, seen, guard = asyncio.run(scenario())
+    assert refused_at_once and seen == ["question 0", "question 1"]
+    assert [m["text"] for m in outputs[0].messages] == ["answer to question 0"]
+    assert outputs[2].messages == [{"recipient_id": "patient-2", "text": replies["utter_busy"]}]
+    assert outputs[3].messages == [{"recipient_id": "patient-3", "text": replies["utter_busy"], "busy": True}]
+    # Once the turns are over, the next message is admitted again.
+    assert guard.in_flight == 0 and guard.busy_replies == 2
+    assert [m["text"] for m in run(guard, Dialogue(), "question 4")] == ["answer to question 4"]
+
+
+def test_a_turn_past_its_deadline_still_counts_until_it_ends(replies):
+    async def scenario():
+        guard, dialogue = guard_for(replies, max_in_flight=1, deadline=0.1), Held()
+        first = CollectingOutputChannel()
+        await guard.wrap(dialogue)(UserMessage("slow", first, "patient-1"))  # answered 'unavailable' at 0.1 s
+        second = CollectingOutputChannel()
+        await guard.wrap(dialogue)(UserMessage("next", second, "patient-2"))
+        dialogue.release.set()
+        await asyncio.sleep(0.05)
+        return [m["text"] for m in second.messages], guard.in_flight
+
+    second, in_flight = asyncio.run(scenario())
+    assert second == [replies["utter_busy"]] and in_flight == 0
 
 
 def test_rate_windows():

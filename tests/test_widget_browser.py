@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import functools
 import http.server
+import re
 import shutil
 import threading
 import time
 
 import pytest
 
-from harness.servers import ROOT, Assistant, free_port
+from harness.patients import SERVICE_TEXTS, new_sender
+from harness.servers import ROOT, Assistant, free_port, tarpit
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -83,6 +85,109 @@ def test_it_speaks_first_and_answers_a_question(page):
     assert "knee-pain assistant" in page.locator(".kc-bot").first.inner_text()
     ask(page, "How much does stem cell therapy cost?")
     assert "Source" in page.locator(".kc-log").inner_text()
+
+
+class SocketTraffic:
+    """What a page exchanges with /socket.io/: the WebSockets it opens (and the frames they bring) and
+    its long-polling requests."""
+
+    def __init__(self, page) -> None:
+        self.websockets: list = []
+        self.frames: list = []
+        self.polls = 0
+        page.on("websocket", self._websocket)
+        page.on("request", self._request)
+
+    def _websocket(self, websocket) -> None:
+        if "/socket.io/" in websocket.url:
+            self.websockets.append(websocket.url)
+            websocket.on("framereceived", lambda payload: self.frames.append(str(payload)))
+
+    def _request(self, request) -> None:
+        if "/socket.io/" in request.url and "transport=polling" in request.url:
+            self.polls += 1
+
+    def replies_over_websocket(self) -> int:
+        return sum("bot_uttered" in frame for frame in self.frames)
+
+
+EMERGENCY = "hi, how much is it? also my dad fell and his knee is bent the wrong way"
+
+
+def converse(page) -> None:
+    """An article question, then an emergency: each answered, the second with the call banner."""
+    open_widget(page)
+    ask(page, "How much does stem cell therapy cost?")
+    assert "Source" in page.locator(".kc-log").inner_text()
+    ask(page, EMERGENCY)
+    assert page.get_by_role("alert").is_visible()
+
+
+@pytest.fixture
+def new_page(browser):
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()
+
+
+def test_it_talks_over_a_websocket(new_page, site, assistant):
+    traffic = SocketTraffic(new_page)
+    new_page.goto(f"{site}/index.html?server={assistant.url}")
+    converse(new_page)
+    assert len(traffic.websockets) == 1 and traffic.replies_over_websocket() >= 3
+    assert traffic.polls == 0
+
+
+def test_it_long_polls_when_the_page_asks_for_it(new_page, site, assistant):
+    traffic = SocketTraffic(new_page)
+    new_page.goto(f"{site}/index.html?server={assistant.url}&transport=polling")
+    converse(new_page)
+    assert traffic.websockets == [] and traffic.polls > 0
+
+
+def test_it_falls_back_to_long_polling_when_no_websocket_can_be_opened(new_page, site, assistant):
+    """A proxy that drops the upgrade, played by the browser: every WebSocket to the server closes."""
+    traffic = SocketTraffic(new_page)
+    new_page.route_web_socket(re.compile(r".*/socket\.io/.*"), lambda websocket: websocket.close())
+    new_page.goto(f"{site}/index.html?server={assistant.url}")
+    converse(new_page)
+    assert traffic.polls > 0 and traffic.replies_over_websocket() == 0
+
+
+@pytest.fixture(scope="module")
+def busy_assistant(tmp_path_factory, site):
+    """Room for one turn at a time, and an action server that never answers: an article question holds
+    the room for ACTION_TIMEOUT_SECONDS (6)."""
+    with tarpit() as actions:
+        running = Assistant(
+            tmp_path_factory.mktemp("widget-busy"),
+            extra_env={
+                "CORS_ORIGINS": site,
+                "ACTIONS_URL": actions,
+                "MAX_TURNS_IN_FLIGHT": "1",
+                "ACTION_TIMEOUT_SECONDS": "6",
+            },
+        )
+        running.start_rasa()
+        yield running
+        running.stop()
+
+
+def test_a_busy_reply_keeps_the_message_to_send_again(new_page, site, busy_assistant):
+    from concurrent.futures import ThreadPoolExecutor
+
+    new_page.goto(f"{site}/index.html?server={busy_assistant.url}")
+    open_widget(new_page)  # the greeting is a domain response: it needs no action server
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        held = pool.submit(busy_assistant.say, new_sender("held"), "How much does stem cell therapy cost?")
+        new_page.wait_for_timeout(2000)  # the other patient's turn is in, held for 6 s
+        ask(new_page, "hello there")
+        assert last_bot_text(new_page) == SERVICE_TEXTS["utter_busy"]
+        held.result(timeout=60)
+    greetings = new_page.locator(".kc-bot", has_text="knee-pain assistant").count()
+    new_page.get_by_role("button", name="Send again").click()
+    new_page.locator(".kc-bot", has_text="knee-pain assistant").nth(greetings).wait_for()
+    assert new_page.locator(".kc-user .kc-text").all_inner_texts() == ["hello there", "hello there"]
 
 
 def test_quick_replies_stay_usable_and_show_the_choice(page):

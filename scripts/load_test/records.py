@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from channels.guard import REFUSALS
 from harness.patients import PATIENTS, SERVICE_TEXTS, Patient
 
 KNEE_ENV = {"RATE_LIMIT": "100000/60"}
@@ -21,7 +22,16 @@ STOCK_PATIENTS = [
 KNEE_PATIENTS = list(PATIENTS.values())
 # The guard's replies, recognised by their first words (the rest is filled in from slots).
 SERVICE_PREFIXES = {name: text.split("{")[0] for name, text in SERVICE_TEXTS.items()}
-STORAGE_VIOLATIONS = ("lost", "duplicated", "misordered", "altered", "misattributed", "incomplete_turn")
+# refused_stored: a message the guard refused (busy, too long, ...) found stored all the same.
+STORAGE_VIOLATIONS = (
+    "lost",
+    "duplicated",
+    "misordered",
+    "altered",
+    "misattributed",
+    "incomplete_turn",
+    "refused_stored",
+)
 MEDIA = "[media]"
 
 
@@ -76,9 +86,14 @@ class Message:
     dialogue_ms: Optional[float] = None  # the user event -> the turn's action_listen (stored timestamps)
 
     @property
+    def busy(self) -> bool:
+        """The guard's "busy, send it again" (the server had MAX_TURNS_IN_FLIGHT turns going)."""
+        return self.service == "utter_busy"
+
+    @property
     def refused(self) -> bool:
         """Refused before the dialogue (not stored): the guard's refusals other than 'unavailable'."""
-        return self.service in ("utter_empty_message", "utter_message_too_long", "utter_slow_down")
+        return self.service in REFUSALS
 
 
 @dataclass

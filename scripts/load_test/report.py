@@ -21,8 +21,8 @@ def side_by_side(runs: List[Dict[str, Any]]) -> List[str]:
     lines = [
         "| setup | channel | N | msgs knee / stock | msg/s knee / stock | p50 ms knee / stock | "
         "p95 ms knee / stock | p99 ms knee / stock | first reply p50 knee / stock | errors knee / stock | "
-        "storage violations knee / stock |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "busy replies knee / stock | any reply p99 ms knee / stock | storage violations knee / stock |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
 
     def pair(key, get) -> str:
@@ -45,6 +45,8 @@ def side_by_side(runs: List[Dict[str, Any]]) -> List[str]:
                     pair(key, lambda r: fmt(r["latency_ms"]["p99"])),
                     pair(key, lambda r: fmt(r["first_reply_ms"]["p50"])),
                     pair(key, lambda r: str(r["error_total"])),
+                    pair(key, lambda r: str(r.get("busy_replies", 0))),
+                    pair(key, lambda r: fmt(r.get("reply_ms", {}).get("p99"))),
                     pair(key, lambda r: str(r["storage_violations"])),
                 ]
             )
@@ -57,10 +59,11 @@ def detail_table(runs: List[Dict[str, Any]]) -> List[str]:
     lines = [
         "| bot | setup | channel | N | conv. done | msgs | wall s | msg/s | p50 | p95 | p99 | max | "
         "first p50/p95/p99 | to user event p50/p99 | dialogue p50/p99 | errors | "
-        "storage (lost/dup/order/altered/misattr/incomplete) | reply mismatch | stray | dropped sockets | "
+        "storage (lost/dup/order/altered/misattr/incomplete/refused stored) | busy replies | reply mismatch | "
+        "stray | dropped sockets | "
         "listen overflows | client CPU s | Rasa CPU s | Rasa RSS MiB |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|---|"
-        "---:|---:|---:|---:|---:|---|---|",
+        "---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in runs:
         lat, first = r["latency_ms"], r["first_reply_ms"]
@@ -75,7 +78,7 @@ def detail_table(runs: List[Dict[str, Any]]) -> List[str]:
             f"{fmt(first['p50'])}/{fmt(first['p95'])}/{fmt(first['p99'])} | "
             f"{fmt(before.get('p50'))}/{fmt(before.get('p99'))} | "
             f"{fmt(dialogue.get('p50'))}/{fmt(dialogue.get('p99'))} | "
-            f"{errors} | {storage} | "
+            f"{errors} | {storage} | {r.get('busy_replies', 0)} | "
             f"{r['reply_mismatch']} | {r['stray_replies']} | {r.get('connections_dropped', 0)} | "
             f"{r.get('listen_overflows', 0)} | {r['client_cpu_s']:.1f} | "
             f"{', '.join(str(x) for x in r.get('rasa_cpu_s', []))} | "
@@ -105,6 +108,10 @@ How to read this:
   connection was dropped mid-conversation, unconfirmed = replies stopped and the turn was not found stored
   within {settle} s; a patient stops at such an error), empty_reply (a turn with no reply), service:<name>
   (the knee guard's replies: utter_unavailable = the turn failed or passed TURN_DEADLINE_SECONDS),
+  busy replies are not errors: the guard's "busy, send it again" when MAX_TURNS_IN_FLIGHT turns were going
+  (not stored; the patient sends the same text again 0.5-1.5 s later, as a new message). msg/s and
+  latency count answers only; "any reply p99" counts the busy replies too (the bound a patient waits for
+  some reply),
   connect_failed (socket.io).
 * Storage violations (from PostgreSQL, per conversation): lost (answered, not stored), duplicated,
   misordered, altered (stored text != sent, after the knee bot's redaction; or metadata), misattributed

@@ -45,6 +45,9 @@ def check_conversation(
             continue
         turn = metadata["turn"]
         message = sent[turn]
+        if message.refused:
+            violation("refused_stored", f"turn {turn} was refused ({message.service}) and stored all the same")
+            continue
         stored_turns.append(turn)
         if turn not in stored_turns[:-1] and rest and isinstance(user.get("timestamp"), (int, float)):
             # Where the time went: before the user event is stored-stamped (transport, queueing in nginx,

@@ -6,12 +6,14 @@ import asyncio
 import collections
 import json
 import logging
+import random
 import re
 import time
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 import aiohttp
 
+from channels.guard import REFUSALS
 from harness.patients import NOTHING_WRONG, Patient, asked
 from scripts.load_test.records import (
     Conversation,
@@ -23,6 +25,11 @@ from scripts.load_test.store import (
     Store,
     turn_in_rows,
 )
+
+# A patient told the assistant is busy sends the same message again after this many seconds, up to
+# MAX_SENDS times in all.
+RESEND_AFTER_S = (0.5, 1.5)
+MAX_SENDS = 20
 
 
 async def converse(
@@ -39,10 +46,15 @@ async def converse(
     async def turn(text: str) -> Optional[List[Dict[str, Any]]]:
         if conversation.messages and think:
             await asyncio.sleep(think)
-        message = Message(len(conversation.messages), text)
-        conversation.messages.append(message)
-        got = await send(message)
-        return None if message.error else got
+        for _ in range(MAX_SENDS):
+            message = Message(len(conversation.messages), text)
+            conversation.messages.append(message)
+            got = await send(message)
+            if message.error or not message.busy:
+                return None if message.error else got
+            # "Busy, send it again in a moment": as a patient would, a second or so later.
+            await asyncio.sleep(random.uniform(*RESEND_AFTER_S))
+        return None
 
     for text in patient.opening:
         replies = await turn(text)
@@ -226,10 +238,7 @@ class SocketPatient:
             except asyncio.TimeoutError:
                 pass
             tokens = [reply_token(reply) for reply in replies]
-            if any(
-                service_reply(token) in ("utter_empty_message", "utter_message_too_long", "utter_slow_down")
-                for token in tokens
-            ):
+            if any(service_reply(token) in REFUSALS for token in tokens):
                 break  # refused before the dialogue: nothing is stored
             rows = await self.store.aquery(
                 "SELECT id, data FROM events WHERE sender_id = %s AND id > %s ORDER BY id",

@@ -44,10 +44,7 @@ def service() -> Dict[str, str]:
 
     assert guard.MAX_MESSAGE_CHARS == MAX_CHARS and rest.MAX_BODY_BYTES == MAX_BODY_BYTES
     replies = guard.ServiceReplies(project_domain(), max_chars=MAX_CHARS)
-    return {
-        name: replies[name]
-        for name in ("utter_empty_message", "utter_message_too_long", "utter_slow_down", "utter_unavailable")
-    }
+    return {name: replies[name] for name in guard.SERVICE_REPLIES}
 
 
 @pytest.fixture(scope="package")

@@ -18,7 +18,11 @@
  *   - an emergency reply raises a banner with a tap-to-call link, which stays until "start over":
  *     the server marks each message of an emergency reply with the number to call
  *     ({"emergency": {"call": "<number>"}}, channels/socketio.py), so the widget keeps no number of its own;
- *   - socket.io reconnects by itself, and the widget asks for the same session again.
+ *   - socket.io reconnects by itself, and the widget asks for the same session again;
+ *   - when the server is too busy to read a message it says so (marked {"busy": true}) and the widget
+ *     offers a "Send again" button with the same message: nothing typed is lost;
+ *   - it talks over a WebSocket, and falls back to long polling when a WebSocket cannot be opened
+ *     (a proxy that drops the upgrade); data-transport="polling" asks for long polling only.
  * When the server requires a JWT (SOCKETIO_JWT_KEY), the page provides one, fresh for every
  * (re)connection, from the clinic's own backend:
  *   window.kneeChatToken = function (done) { fetch("/chat-token").then(r => r.text()).then(done); };
@@ -34,6 +38,7 @@
     clinicPhone: data.clinicPhone || "",
     color: data.color || "#0b5cad",
     lang: data.lang || document.documentElement.lang || "en",
+    transport: data.transport || query.get("transport") || "websocket",
   };
   var base = script ? script.src.replace(/[^/]*$/, "") : "";
   var KEY = "knee-chat:";
@@ -134,7 +139,8 @@
           save("history", state.history);
           group.querySelectorAll(".kc-reply").forEach(function (other) { other.setAttribute("aria-pressed", "false"); });
           choice.setAttribute("aria-pressed", "true");
-          say(button.payload, button.title);
+          if (button.resend && !button.shown) emit(button.payload);  // the greeting: nothing to show
+          else say(button.payload, button.resend ? button.shown : button.title);
         });
         group.appendChild(choice);
       });
@@ -176,7 +182,11 @@
     return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
 
-  function emit(payload) {
+  // What was sent last, to offer it again when the server was too busy to read it.
+  var lastSent = null;
+
+  function emit(payload, shown) {
+    lastSent = { payload: payload, shown: shown || null };
     if (confirmed) socket.emit("user_uttered", { message: payload, session_id: state.session });
     else pending.push(payload);
   }
@@ -186,21 +196,30 @@
     setTyping(true);
     clearTimeout(typingTimer);
     typingTimer = setTimeout(function () { setTyping(false); }, 15000);
-    emit(payload);
+    emit(payload, shown);
+  }
+
+  // WebSocket first: one connection for the whole conversation, where long polling makes a full HTTP
+  // request per poll. If it cannot be opened, the next attempt starts with long polling and tries to
+  // upgrade from there (socket.io's classic order), so a proxy without WebSockets still works.
+  function transports() {
+    return config.transport === "polling" ? { transports: ["polling"], upgrade: false }
+                                          : { transports: ["websocket"], upgrade: true };
   }
 
   function connect() {
-    // Long-polling only: Sanic 21.12 (Rasa 3.6's) cannot serve WebSockets on Python 3.11
-    // ("Passing coroutines is forbidden" in its frame assembler), and a failed upgrade costs a
-    // reconnect. Polling works everywhere, through any proxy.
     // The session id is made here, before connecting, and sent as `knee_session` with every request:
     // behind a load balancer, nginx sends all of one session's requests to the same Rasa instance.
     if (!state.session) {
       state.session = newSessionId();
       save("session", state.session);
     }
-    socket = window.io(config.server, { transports: ["polling"], upgrade: false, reconnection: true,
+    var options = transports();
+    socket = window.io(config.server, { transports: options.transports, upgrade: options.upgrade, reconnection: true,
                                         query: { knee_session: state.session }, auth: authenticate });
+    socket.on("connect_error", function () {
+      if (socket.io.opts.transports[0] === "websocket") socket.io.opts.transports = ["polling", "websocket"];
+    });
     socket.on("connect", function () { socket.emit("session_request", { session_id: state.session }); });
     socket.on("disconnect", function () { confirmed = false; });
     socket.on("session_confirm", function (sessionId) {
@@ -213,7 +232,7 @@
         setTyping(true);
         emit("/greet");
       }
-      pending.splice(0).forEach(emit);
+      pending.splice(0).forEach(function (payload) { socket.emit("user_uttered", { message: payload, session_id: state.session }); });
     });
     socket.on("bot_uttered", function (message) {
       clearTimeout(typingTimer);
@@ -222,6 +241,10 @@
       var buttons = (message.quick_replies || message.buttons || []).map(function (b) {
         return { title: String(b.title), payload: String(b.payload) };
       });
+      // "Busy, send it again": the server did not read (nor keep) the message; one tap sends it again.
+      if (message.busy === true && lastSent) {
+        buttons = [{ title: "Send again", payload: lastSent.payload, shown: lastSent.shown, resend: true }];
+      }
       add({ from: "bot", text: text, buttons: buttons });
       var call = emergencyCall(message);
       if (call) {
