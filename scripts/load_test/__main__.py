@@ -37,7 +37,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--patients", type=int, nargs="+", default=[50, 200], help="numbers of simulated patients")
-    parser.add_argument("--channels", nargs="+", default=["rest", "socketio"], choices=["rest", "socketio"])
+    # socketio: the widget's channel over long polling; websocket: the same channel over WebSocket.
+    parser.add_argument(
+        "--channels", nargs="+", default=["rest", "socketio", "websocket"], choices=["rest", "socketio", "websocket"]
+    )
     parser.add_argument(
         "--setups", type=int, nargs="+", default=[1, 2], choices=[1, 2], help="Rasa instances behind nginx"
     )

@@ -182,7 +182,15 @@ def one_run(
                 await run_rest(cluster.url, plan, args.think, args.timeout)
                 return time.perf_counter() - started, 0.0
             connect_s, talk_s = await run_socketio(
-                cluster.url, plan, bot == "knee", store, args.think, args.timeout, args.quiet, args.settle
+                cluster.url,
+                plan,
+                bot == "knee",
+                store,
+                args.think,
+                args.timeout,
+                args.quiet,
+                args.settle,
+                transport="websocket" if channel == "websocket" else "polling",
             )
             return talk_s, connect_s
         finally:
@@ -192,7 +200,10 @@ def one_run(
     cpu = cpu_seconds() - cpu
     settle_s = store.settle()
     server_cpu = [round(after - before, 1) for before, after in zip(server_cpu, servers_cpu_s(cluster))]
-    checked, examples = check_run(store, conversations, channel, redacted=bot == "knee")
+    # "websocket" is the socketio channel over another transport.
+    checked, examples = check_run(
+        store, conversations, channel if channel == "rest" else "socketio", redacted=bot == "knee"
+    )
     rss = [round(rss_mib(instance.rasa.proc.pid), 1) for instance in cluster.instances if instance.rasa]
     result = summarise(
         bot, setup, channel, n, conversations, wall, connect_s, cpu, checked, examples, settle_s, rss, load

@@ -131,8 +131,15 @@ ENGINEIO_LOG.propagate = False
 ENGINEIO_LOG.addHandler(TRANSPORT_REASONS)
 
 
+# python-engineio 4.15's asyncio client opens its WebSocket with aiohttp.ClientWSTimeout (aiohttp 3.10 on);
+# Rasa 3.6 pins aiohttp 3.9, whose ws_connect takes the same close timeout as a number. This process
+# only generates load: the shim changes nothing in the servers.
+if not hasattr(aiohttp, "ClientWSTimeout"):
+    aiohttp.ClientWSTimeout = lambda ws_close=None, ws_receive=None: ws_close  # type: ignore[attr-defined]
+
+
 class SocketPatient:
-    """One socket.io client (long polling), one conversation."""
+    """One socket.io client (long polling, or WebSocket from the start), one conversation."""
 
     def __init__(
         self,
@@ -144,9 +151,11 @@ class SocketPatient:
         quiet: float,
         settle: float,
         http: aiohttp.ClientSession,
+        transport: str = "polling",
     ) -> None:
         import socketio
 
+        self.transport = transport
         self.url = url
         self.conversation = conversation
         self.persistent = persistent
@@ -179,7 +188,7 @@ class SocketPatient:
     async def connect(self) -> None:
         await self.client.connect(
             f"{self.url}?knee_session={self.session_id}",
-            transports=["polling"],
+            transports=[self.transport],
             socketio_path="socket.io",
             wait_timeout=self.timeout,
         )
@@ -269,12 +278,13 @@ async def run_socketio(
     timeout: float,
     quiet: float,
     settle: float,
+    transport: str = "polling",
 ) -> Tuple[float, float]:
     """Connect every patient, then start all conversations together: (seconds to connect, to talk)."""
     # One HTTP session for all clients (engine.io would open, and never close, one per client).
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), cookie_jar=aiohttp.DummyCookieJar())
     clients = [
-        SocketPatient(url, conversation, persistent, store, timeout, quiet, settle, session)
+        SocketPatient(url, conversation, persistent, store, timeout, quiet, settle, session, transport)
         for _, conversation in conversations
     ]
     gate = asyncio.Semaphore(25)
