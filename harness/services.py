@@ -197,11 +197,22 @@ def render_nginx(template: str, values: Dict[str, str]) -> str:
     return re.sub(r"\$\{([A-Z_]+)\}", lambda m: values[m.group(1)], template)
 
 
+# Webhook requests nginx lets through to one instance at once (deploy/nginx's RASA_WEBHOOK_SERVERS, and
+# deploy/docker-compose.yml): a little above the guard's MAX_TURNS_IN_FLIGHT.
+WEBHOOK_CONNECTIONS = 32
+
+
 class Nginx:
     """nginx from deploy/'s template: `upstreams` are the Rasa instances; `inbox` the staff inbox, if
     one runs (else /staff/ answers 502, as when the inbox is down)."""
 
-    def __init__(self, workdir: Path, upstreams: List[str], inbox: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        upstreams: List[str],
+        inbox: Optional[str] = None,
+        webhook_connections: int = WEBHOOK_CONNECTIONS,
+    ) -> None:
         self.workdir = workdir / "nginx"
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -212,6 +223,9 @@ class Nginx:
             NGINX_TEMPLATE.read_text(),
             {
                 "RASA_SERVERS": " ".join(f"server {address} max_fails=0;" for address in upstreams),
+                "RASA_WEBHOOK_SERVERS": " ".join(
+                    f"server {address} max_fails=0 max_conns={webhook_connections};" for address in upstreams
+                ),
                 "NGINX_LISTEN": f"127.0.0.1:{self.port}",
                 "STAFF_INBOX_SERVERS": f"server {inbox};" if inbox else "server 127.0.0.1:9 down;",
                 "STAFF_INBOX_ALLOW": "allow 127.0.0.1; deny all;",
@@ -245,7 +259,9 @@ class Nginx:
 
     def _answers(self) -> bool:
         try:
-            requests.get(self.url + "/", timeout=2)
+            requests.get(self.url + "/", timeout=(2, 0.5))
+            return True
+        except requests.ReadTimeout:  # nginx took the connection; its upstream is slow to answer
             return True
         except requests.RequestException:
             return False

@@ -9,6 +9,7 @@ instances, socket.io sessions stick to one instance, and Rasa's HTTP API is not 
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -16,6 +17,7 @@ import requests
 
 import settings
 from harness.patients import NOTHING_WRONG, PATIENTS, SERVICE_TEXTS, asked, is_emergency, new_sender, texts
+from harness.servers import tarpit
 from harness.services import Cluster, Nginx
 
 pytestmark = pytest.mark.slow
@@ -122,7 +124,6 @@ def test_the_rate_limit_is_counted_across_instances(cluster):
 @pytest.mark.parametrize("transports", [["websocket"], ["polling"], ["polling", "websocket"]], ids="+".join)
 def test_socketio_sessions_stick_to_one_instance_through_nginx(cluster, transports):
     import queue
-    import time
 
     import socketio
 
@@ -181,3 +182,23 @@ def test_with_no_instance_answering_nginx_gives_the_busy_reply(tmp_path):
     assert rest.json() == [{"text": SERVICE_TEXTS["utter_busy"], "busy": True}]
     assert twilio_fallback.status_code == 200 and twilio_fallback.headers["Content-Type"].startswith("text/xml")
     assert ElementTree.fromstring(twilio_fallback.content).findtext("Message") == SERVICE_TEXTS["utter_busy"]
+
+
+def test_beyond_max_conns_at_every_instance_nginx_gives_the_busy_reply_at_once(tmp_path):
+    """One connection allowed, held by an instance that never answers: the next request is not queued."""
+    from urllib.parse import urlparse
+
+    with tarpit() as hung:
+        nginx = Nginx(tmp_path, [urlparse(hung).netloc], webhook_connections=1).start()
+        try:
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                held = pool.submit(requests.post, nginx.url + "/webhooks/rest/webhook", json={"sender": "a"}, timeout=8)
+                time.sleep(1)  # the first request holds the one connection
+                second = requests.post(nginx.url + "/webhooks/rest/webhook", json={"sender": "b"}, timeout=8)
+                answered_while_held = not held.done()
+                with pytest.raises(requests.RequestException):
+                    held.result()  # it gets nothing: that instance never answers
+        finally:
+            nginx.stop()
+    assert answered_while_held
+    assert second.status_code == 503 and second.json() == [{"text": SERVICE_TEXTS["utter_busy"], "busy": True}]

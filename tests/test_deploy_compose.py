@@ -35,6 +35,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+import settings
+
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 COMPOSE_FILE = DEPLOY / "docker-compose.yml"
@@ -371,9 +373,14 @@ def render_template(template: str, env: Dict[str, str]) -> str:
 def test_nginx_routes_socketio_by_session_and_webhooks_to_any_instance(services):
     site = render_template(NGINX_TEMPLATE.read_text(), environment(services["nginx"]))
     upstreams = dict(re.findall(r"upstream (\w+) \{(.*?)\}", site, re.S))
-    for name in RASA_SERVICES:
-        for upstream in ("rasa_socketio", "rasa_webhooks"):
-            assert f"server {name}:5005 max_fails=0;" in upstreams[upstream]  # see the template on max_fails
+    from harness.services import WEBHOOK_CONNECTIONS
+
+    # Webhook requests at one instance at once: above the guard's bound, and what the tests run with.
+    assert WEBHOOK_CONNECTIONS > settings.integer("MAX_TURNS_IN_FLIGHT", env={})
+    for name in RASA_SERVICES:  # see the template on max_fails and max_conns
+        assert f"server {name}:5005 max_fails=0;" in upstreams["rasa_socketio"]
+        assert f"server {name}:5005 max_fails=0 max_conns={WEBHOOK_CONNECTIONS};" in upstreams["rasa_webhooks"]
+    assert "zone rasa_webhooks" in upstreams["rasa_webhooks"]  # one count for all workers
     assert re.search(r"hash \$(\w+) consistent;", upstreams["rasa_socketio"])
     assert "hash" not in upstreams["rasa_webhooks"]
     assert re.search(r"map \$arg_knee_session \$\w+ \{\s*\"\"\s+\$remote_addr;", site)

@@ -13,7 +13,9 @@ started once per bot and setup and reused for both channels and both N.
 
 Reported per run: messages, wall time, throughput (answered messages per second), latency p50/p95/p99
 per message, errors (HTTP errors, timeouts, connection failures, turns with no reply, the knee guard's
-service replies: empty / too long / slow down / unavailable) and the storage check. Latency:
+service replies: empty / too long / slow down / unavailable), busy replies (the guard's "busy, send it
+again" beyond MAX_TURNS_IN_FLIGHT: not errors; the patient sends the same text again 0.5-1.5 s later)
+and the storage check. Latency:
   * REST: request sent -> response received (the response holds the whole turn).
   * socket.io: message emitted -> FIRST bot_uttered, and -> LAST bot_uttered of the turn. A socket.io
     turn has no end marker (1..n bot_uttered events), so the client waits until no reply has come for
@@ -41,10 +43,11 @@ Setup notes (also in the report):
     awaits `enter_room` (a coroutine in python-socketio 5.18), so a persistent session gets no reply;
     its conversation id is then the socket's sid. Its action server runs (the Cluster starts one per
     instance) but is idle: the stock endpoints.yml names none.
-  * socket.io clients use long polling only and add `knee_session=<id>` to the URL, so nginx spreads
-    them over the instances (the stock clients too: nginx only hashes the query, stock Rasa ignores it).
+  * socket.io clients use long polling (channel "socketio") or a WebSocket from the start (channel
+    "websocket") and add `knee_session=<id>` to the URL, so nginx spreads them over the instances (the
+    stock clients too: nginx only hashes the query, stock Rasa ignores it).
 
-Usage:  .venv/bin/python -m scripts.load_test [--patients 50 200] [--channels rest socketio]
+Usage:  .venv/bin/python -m scripts.load_test [--patients 50 200] [--channels rest socketio websocket]
             [--setups 1 2] [--bots knee stock] [--think 0] [--stock-model PATH] [--timeout 120]
             [--env SANIC_BACKLOG=1024 ...]   (extra environment for both bots' Rasa servers)
 Defaults are the whole matrix (about 20-30 minutes on 2 cores). Writes reports/load_test.json and

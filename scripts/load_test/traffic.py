@@ -70,6 +70,14 @@ async def converse(
             return
 
 
+def busy_reply(body: bytes) -> bool:
+    try:
+        replies = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(replies, list) and bool(replies) and all(isinstance(r, dict) and r.get("busy") for r in replies)
+
+
 def note_replies(message: Message, replies: List[Dict[str, Any]]) -> None:
     message.replies = [reply_token(reply) for reply in replies]
     message.empty = not replies
@@ -94,10 +102,11 @@ async def run_rest(url: str, conversations: List[Tuple[Patient, Conversation]], 
                 try:
                     async with session.post(endpoint, json=body) as response:
                         raw = await response.read()
-                        if response.status != 200:
+                        # A 503 may be nginx's own busy reply (every instance at max_conns): busy, not an error.
+                        if response.status != 200 and not (response.status == 503 and busy_reply(raw)):
                             message.error = f"http_{response.status}"
                             return []
-                        replies = json.loads(raw)
+                        replies: List[Dict[str, Any]] = json.loads(raw)
                 except asyncio.TimeoutError:
                     message.error = "timeout"
                     return []
@@ -135,7 +144,7 @@ ENGINEIO_LOG.addHandler(TRANSPORT_REASONS)
 # Rasa 3.6 pins aiohttp 3.9, whose ws_connect takes the same close timeout as a number. This process
 # only generates load: the shim changes nothing in the servers.
 if not hasattr(aiohttp, "ClientWSTimeout"):
-    aiohttp.ClientWSTimeout = lambda ws_close=None, ws_receive=None: ws_close  # type: ignore[attr-defined]
+    aiohttp.ClientWSTimeout = lambda ws_close=None, ws_receive=None: ws_close
 
 
 class SocketPatient:
