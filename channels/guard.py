@@ -7,10 +7,13 @@ Before the dialogue, a message is answered politely, and not processed (nor stor
   * longer than MAX_MESSAGE_CHARS (a pasted document; reading 100 kB costs seconds of CPU),
   * one too many for this instance: MAX_TURNS_IN_FLIGHT turns are already being answered here. The
     patient hears at once that we are busy, to send it again in a moment and, if it is an emergency,
-    to call the emergency number now (utter_busy); an output channel that can mark the reply
-    (`send_busy_reply`: the widget, which offers to send the message again) does. Without the
+    to call emergency services now (utter_busy); an output channel that can mark the reply
+    (`send_busy_reply`: the widget, which offers to send that message again) does. Without the
     bound, a burst queues inside the server (the event loop does one turn's CPU at a time) until
-    nginx gives up with a gateway error and the patient hears nothing,
+    nginx gives up with a gateway error and the patient hears nothing. A message that may describe
+    an emergency or a crisis is never refused so: the red-flag classifier alone reads it first
+    (clinical/red_flag_model.EmergencyScreen, about 2 ms), and it goes through past the bound to the
+    red-flag check and its emergency reply,
   * over the per-patient RATE_LIMIT (a script, a stuck key): counted in Redis when REDIS_URL is set,
     so that all instances share the count.
 After it, the patient is never left in silence: if the dialogue sent nothing (a custom action failed,
@@ -33,12 +36,14 @@ from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.shared.core.domain import Domain
 
 import settings
+from clinical.red_flag_model import SCREEN
 
 from .clinic_domain import project_domain, slot_values
 from .rate_limit import RateLimiter
 
 logger = logging.getLogger(__name__)
 Handler = Callable[[UserMessage], Awaitable[Any]]
+Screen = Callable[[str], bool]
 
 MAX_MESSAGE_CHARS = settings.integer("MAX_MESSAGE_CHARS")
 RATE_LIMIT = settings.text("RATE_LIMIT")
@@ -98,12 +103,17 @@ class PatientGuard:
         max_chars: int = MAX_MESSAGE_CHARS,
         deadline: float = TURN_DEADLINE_SECONDS,
         max_in_flight: int = MAX_TURNS_IN_FLIGHT,
+        screen: Optional[Screen] = None,
     ) -> None:
+        if max_in_flight < 1:
+            raise ValueError(f"MAX_TURNS_IN_FLIGHT must be at least 1, not {max_in_flight}")
         self.max_chars = max_chars
         self.deadline = deadline
         self.max_in_flight = max_in_flight
+        self.screen = screen or SCREEN.may_be_an_emergency
         self.in_flight = 0  # turns admitted and not finished, late ones included: they still take CPU
         self.busy_replies = 0
+        self.admitted_past_the_bound = 0  # possible emergencies
         self.replies = replies or ServiceReplies(project_domain(), max_chars=max_chars)
         self.limiter = RateLimiter(rate_limit, redis_url if redis_url is not None else settings.optional("REDIS_URL"))
         self._late_turns: Set["asyncio.Task[Any]"] = set()
@@ -121,13 +131,11 @@ class PatientGuard:
             reply = self._refusal(message)
             if reply == "utter_busy":
                 self.busy_replies += 1
-                await self._send_busy(output, message.sender_id)
+                await self._send_busy(output, message)
                 return
             if reply:
                 await output.send_response(message.sender_id, {"text": self.replies[reply]})
                 return
-            # Admitted. No await since the count was checked, so no other turn slips in between.
-            self.in_flight += 1
             watched = _WatchedOutput(output)
             turn = asyncio.ensure_future(
                 on_new_message(
@@ -142,6 +150,8 @@ class PatientGuard:
                     )
                 )
             )
+            # Admitted. No await since the count was checked, so no other turn slips in between.
+            self.in_flight += 1
             turn.add_done_callback(self._turn_done)
             try:
                 await asyncio.wait_for(asyncio.shield(turn), self.deadline)
@@ -168,17 +178,29 @@ class PatientGuard:
             return "utter_message_too_long"
         # Before the rate limit: a message refused as busy is not counted against the patient.
         if self.in_flight >= self.max_in_flight:
-            return "utter_busy"
+            if not self._may_be_an_emergency(text):
+                return "utter_busy"
+            self.admitted_past_the_bound += 1
+            logger.warning(f"Busy ({self.in_flight} turns going): a possible emergency was let through.")
         if not self.allowed(message.sender_id):
             return "utter_slow_down"
         return None
 
-    async def _send_busy(self, output: OutputChannel, recipient_id: Text) -> None:
+    def _may_be_an_emergency(self, text: str) -> bool:
+        try:
+            return self.screen(readable(text))
+        except Exception as error:  # the screen failed: read the message rather than refuse it
+            logger.error(f"The overload screen failed ({type(error).__name__}); the message goes through.")
+            return True
+
+    async def _send_busy(self, output: OutputChannel, message: UserMessage) -> None:
+        """The busy reply; an output that can mark it (`send_busy_reply`) gets the message's metadata,
+        to name which message to send again."""
         send_busy_reply = getattr(output, "send_busy_reply", None)
         if send_busy_reply is not None:
-            await send_busy_reply(recipient_id, self.replies["utter_busy"])
+            await send_busy_reply(message.sender_id, self.replies["utter_busy"], message.metadata or {})
         else:
-            await output.send_response(recipient_id, {"text": self.replies["utter_busy"]})
+            await output.send_response(message.sender_id, {"text": self.replies["utter_busy"]})
 
     def _turn_done(self, _: "asyncio.Future[Any]") -> None:
         self.in_flight -= 1

@@ -57,7 +57,7 @@ class RestOutput(CollectingOutputChannel):
     """Rasa's collecting output, with the guard's 'busy' reply marked `"busy": true`, so that a client
     knows the message was not read and may send it again."""
 
-    async def send_busy_reply(self, recipient_id: Text, text: Text) -> None:
+    async def send_busy_reply(self, recipient_id: Text, text: Text, metadata: Dict[str, Any]) -> None:
         await self._persist_message({"recipient_id": recipient_id, "text": text, "busy": True})
 
 

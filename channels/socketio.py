@@ -81,9 +81,14 @@ class WidgetOutput(SocketIOOutput):
         finally:
             self._call = None
 
-    async def send_busy_reply(self, recipient_id: Text, text: Text) -> None:
-        """The guard's 'busy' reply, marked `"busy": true`: the widget offers to send the message again."""
-        await self._send_message(recipient_id, {"text": text, "busy": True})
+    async def send_busy_reply(self, recipient_id: Text, text: Text, metadata: Dict[Text, Any]) -> None:
+        """The guard's 'busy' reply, marked `"busy": true` and naming the refused message by the id
+        the widget gave it (`"resend"`): the widget offers to send exactly that message again."""
+        reply: Dict[Text, Any] = {"text": text, "busy": True}
+        message_id = metadata.get("client_message_id")
+        if isinstance(message_id, (int, str)) and not isinstance(message_id, bool):
+            reply["resend"] = message_id
+        await self._send_message(recipient_id, reply)
 
     async def _send_message(self, socket_id: Text, response: Any) -> None:
         if self._call and isinstance(response, dict):

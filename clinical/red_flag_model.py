@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import yaml
@@ -149,6 +149,37 @@ class RedFlagModel:
 
     def opinion(self, text: str) -> Opinion:
         return self.opinions([text])[0]
+
+
+# The overload screen (channels/guard.py). A server with MAX_TURNS_IN_FLIGHT turns going refuses a
+# message unread ("busy, send it again"); first this classifier alone reads it (about 2 ms), and a
+# message that may describe an emergency or a crisis goes through, to the red-flag check and the
+# emergency reply. The bar is the policy's lowest, its "ask" threshold (config.yml), not its
+# escalation one: here a false alarm costs one turn of CPU, a miss costs a patient the number to call.
+SCREEN_THRESHOLD = 0.3
+
+
+class EmergencyScreen:
+    """The classifier the Rasa server loaded (components/red_flag_classifier.py hands it over), as a
+    yes/no: may this message describe an emergency or a crisis?"""
+
+    def __init__(self, threshold: float = SCREEN_THRESHOLD) -> None:
+        self.threshold = threshold
+        self._model: Optional[RedFlagModel] = None
+        self._normalise: Callable[[str], str] = str
+
+    def use(self, model: RedFlagModel, normalise: Callable[[str], str]) -> None:
+        self._model, self._normalise = model, normalise
+
+    def may_be_an_emergency(self, text: str) -> bool:
+        if self._model is None:  # nothing to read it with (no model loaded): it goes through
+            return True
+        opinion = self._model.opinion(self._normalise(text))
+        return opinion.emergency >= self.threshold or opinion.crisis >= self.threshold
+
+
+# The process's one screen: filled when the Rasa server loads its model.
+SCREEN = EmergencyScreen()
 
 
 def training_set(examples: Iterable[Example], ordinary_messages: Iterable[str] = ()) -> Tuple[List[str], List[str]]:

@@ -22,7 +22,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from clinical.findings import pattern_digest, shared_normaliser
 from clinical.fingerprint import yaml_files_digest
-from clinical.red_flag_model import CORPUS_DIR, RedFlagModel, load_corpus, training_set
+from clinical.red_flag_model import CORPUS_DIR, SCREEN, RedFlagModel, load_corpus, training_set
 from clinical.self_check import MODEL_KEY
 
 MODEL_FILE = "red_flag_model.joblib"
@@ -86,6 +86,8 @@ class RedFlagClassifier(GraphComponent):
             model = joblib.load(directory / MODEL_FILE)
         # Ready when the model loads, not when the first patient writes (the normaliser takes seconds).
         model.opinion(shared_normaliser().normalise("warm up"))
+        # The overload screen reads with it too (channels/guard.py).
+        SCREEN.use(model, shared_normaliser().normalise)
         return cls(config, model_storage, resource, model)
 
     def process(self, messages: List[Message]) -> List[Message]:

@@ -222,3 +222,19 @@ def test_beyond_its_turns_in_flight_a_server_answers_busy_while_the_turn_goes_on
     # With the room free again, the same patient is answered (the greeting needs no action server).
     assert not any(reply.get("busy") for reply in overloaded_assistant.say(busy_sender, "hello"))
     assert stored_user_texts(overloaded_assistant, busy_sender) == ["hello"]
+
+
+def test_beyond_its_turns_in_flight_an_emergency_still_gets_the_emergency_reply_first(overloaded_assistant):
+    """The red-flag classifier reads a message the server would refuse as busy (clinical/red_flag_model.py)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        held = pool.submit(overloaded_assistant.say, new_sender("held"), "How much does stem cell therapy cost?")
+        time.sleep(2)  # the only room is taken, for 6 s
+        busy = overloaded_assistant.say(new_sender("busy"), "is it painful?")
+        sent_while_held = not held.done()
+        # Its turn then waits for the action server too (the follow-up), so the reply comes late.
+        replies = overloaded_assistant.say(new_sender("emergency"), EMERGENCY)
+        held.result(timeout=60)
+    assert sent_while_held and texts(busy) == [SERVICE_TEXTS["utter_busy"]]
+    assert is_emergency(texts(replies)[0])

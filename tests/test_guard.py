@@ -21,10 +21,13 @@ def replies():
     return ServiceReplies(Domain.load(str(ROOT / "domain")), max_chars=50)
 
 
+def flags_nothing(text: str) -> bool:
+    return False
+
+
 def guard_for(replies, **kwargs) -> PatientGuard:
-    return PatientGuard(
-        replies, **{"rate_limit": "1000/60", "redis_url": "", "max_chars": 50, "deadline": 1.0, **kwargs}
-    )
+    defaults = {"rate_limit": "1000/60", "redis_url": "", "max_chars": 50, "deadline": 1.0, "screen": flags_nothing}
+    return PatientGuard(replies, **{**defaults, **kwargs})
 
 
 class Dialogue:
@@ -131,7 +134,7 @@ class Held(Dialogue):
 class MarkingOutput(CollectingOutputChannel):
     """An output that marks the busy reply, as the widget's and the REST channel's do."""
 
-    async def send_busy_reply(self, recipient_id: str, text: str) -> None:
+    async def send_busy_reply(self, recipient_id: str, text: str, metadata: Dict[str, Any]) -> None:
         await self._persist_message({"recipient_id": recipient_id, "text": text, "busy": True})
 
 
@@ -157,6 +160,46 @@ def test_beyond_the_turns_in_flight_a_message_is_answered_busy_at_once_and_never
     # Once the turns are over, the next message is admitted again.
     assert guard.in_flight == 0 and guard.busy_replies == 2
     assert [m["text"] for m in run(guard, Dialogue(), "question 4")] == ["answer to question 4"]
+
+
+def test_over_the_bound_a_possible_emergency_is_read_all_the_same(replies):
+    """The screen (the red-flag classifier, in the server) says which messages may be emergencies."""
+
+    async def scenario():
+        guard = guard_for(replies, max_in_flight=1, deadline=30.0, screen=lambda text: "can't breathe" in text)
+        dialogue = Held()
+        held = asyncio.ensure_future(guard.wrap(dialogue)(UserMessage("a question", CollectingOutputChannel(), "p1")))
+        await asyncio.sleep(0)
+        outputs = [CollectingOutputChannel(), CollectingOutputChannel()]
+        busy = guard.wrap(dialogue)(UserMessage("how much is it?", outputs[0], "p2"))
+        emergency = guard.wrap(dialogue)(UserMessage("my calf is swollen and I can't breathe", outputs[1], "p3"))
+        await busy
+        emergency_turn = asyncio.ensure_future(emergency)
+        await asyncio.sleep(0.05)
+        dialogue.release.set()
+        await asyncio.wait_for(asyncio.gather(held, emergency_turn), 5)
+        return outputs, dialogue.seen, guard
+
+    outputs, seen, guard = asyncio.run(scenario())
+    assert [m["text"] for m in outputs[0].messages] == [replies["utter_busy"]]
+    assert [m["text"] for m in outputs[1].messages] == ["answer to my calf is swollen and I can't breathe"]
+    assert seen == ["a question", "my calf is swollen and I can't breathe"]
+    assert guard.admitted_past_the_bound == 1 and guard.in_flight == 0
+
+
+def test_a_screen_that_fails_lets_the_message_through(replies):
+    def broken(text: str) -> bool:
+        raise RuntimeError("no model")
+
+    guard = guard_for(replies, max_in_flight=1, screen=broken)
+    guard.in_flight = 1  # as if a turn were going
+    dialogue = Dialogue()
+    assert [m["text"] for m in run(guard, dialogue, "hello")] == ["answer to hello"]
+
+
+def test_the_bound_is_at_least_one(replies):
+    with pytest.raises(ValueError):
+        guard_for(replies, max_in_flight=0)
 
 
 def test_a_turn_past_its_deadline_still_counts_until_it_ends(replies):

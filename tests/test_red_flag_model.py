@@ -71,3 +71,19 @@ def test_the_rasa_component_adds_numbers_and_a_kind_never_text():
     record = message.get("red_flag_model")
     assert set(record) == {"emergency", "urgent", "crisis", "kind"} and record["kind"] == "dvt"
     assert "calf" not in str(record)
+
+
+def test_the_overload_screen_reads_with_the_loaded_model_and_without_one_lets_everything_through():
+    from clinical.red_flag_model import EmergencyScreen, Opinion
+
+    class Stub:
+        def opinion(self, text: str) -> Opinion:
+            return Opinion(
+                emergency=0.9 if "bone" in text else 0.01, urgent=0.0, kind="", crisis=0.4 if "end it" in text else 0.0
+            )
+
+    screen = EmergencyScreen(threshold=0.3)
+    assert screen.may_be_an_emergency("how much is it?")  # no model loaded: nothing is refused unread
+    screen.use(Stub(), str.lower)
+    assert screen.may_be_an_emergency("I can see the BONE") and screen.may_be_an_emergency("i want to end it")
+    assert not screen.may_be_an_emergency("how much is it?")

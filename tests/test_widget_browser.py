@@ -183,11 +183,15 @@ def test_a_busy_reply_keeps_the_message_to_send_again(new_page, site, busy_assis
         new_page.wait_for_timeout(2000)  # the other patient's turn is in, held for 6 s
         ask(new_page, "hello there")
         assert last_bot_text(new_page) == SERVICE_TEXTS["utter_busy"]
+        ask(new_page, "and a second thing")
+        assert last_bot_text(new_page) == SERVICE_TEXTS["utter_busy"]
         held.result(timeout=60)
     greetings = new_page.locator(".kc-bot", has_text="knee-pain assistant").count()
-    new_page.get_by_role("button", name="Send again").click()
+    # Each busy reply offers its own message again: the first one's button sends the first message.
+    new_page.get_by_role("button", name="Send again").first.click()
     new_page.locator(".kc-bot", has_text="knee-pain assistant").nth(greetings).wait_for()
-    assert new_page.locator(".kc-user .kc-text").all_inner_texts() == ["hello there", "hello there"]
+    shown = new_page.locator(".kc-user .kc-text").all_inner_texts()
+    assert shown == ["hello there", "and a second thing", "hello there"]
 
 
 def test_quick_replies_stay_usable_and_show_the_choice(page):

@@ -102,6 +102,7 @@ class Conversation:
     script: str
     sender: Optional[str] = None
     messages: List[Message] = field(default_factory=list)
+    gave_up: bool = False  # left after MAX_SENDS busy replies in a row (an error)
     stray: int = 0  # socket.io replies that came between turns
     dropped: bool = False  # socket.io: the connection was lost mid-conversation
     failed: Optional[str] = None  # the conversation could not start (socket.io connect)

@@ -111,7 +111,7 @@ How to read this:
   busy replies are not errors: the guard's "busy, send it again" when MAX_TURNS_IN_FLIGHT turns were going
   (not stored; the patient sends the same text again 0.5-1.5 s later, as a new message). msg/s and
   latency count answers only; "any reply p99" counts the busy replies too (the bound a patient waits for
-  some reply),
+  some reply); gave_up (an error, per conversation): a patient who got 20 busy replies in a row and left,
   connect_failed (socket.io).
 * Storage violations (from PostgreSQL, per conversation): lost (answered, not stored), duplicated,
   misordered, altered (stored text != sent, after the knee bot's redaction; or metadata), misattributed

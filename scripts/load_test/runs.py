@@ -63,6 +63,7 @@ def summarise(
     errors.update("empty_reply" for m in answered if m.empty)
     errors.update(f"service:{m.service}" for m in answered if m.service)
     errors.update("connect_failed" for c in conversations if c.failed)
+    errors.update("gave_up" for c in conversations if c.gave_up)
 
     def stats(values: List[float]) -> Dict[str, Optional[float]]:
         if not values:
@@ -81,7 +82,7 @@ def summarise(
         "patients": n,
         "conversations": len(conversations),
         "conversations_finished": sum(
-            1 for c in conversations if not c.failed and c.messages and not c.messages[-1].error
+            1 for c in conversations if not c.failed and not c.gave_up and c.messages and not c.messages[-1].error
         ),
         "messages": len(messages),
         "answered": len(answered),

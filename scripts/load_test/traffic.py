@@ -54,14 +54,18 @@ async def converse(
                 return None if message.error else got
             # "Busy, send it again in a moment": as a patient would, a second or so later.
             await asyncio.sleep(random.uniform(*RESEND_AFTER_S))
+        conversation.gave_up = True  # MAX_SENDS busy replies in a row: the patient leaves
         return None
+
+    def turns_taken() -> int:  # a message sent again after "busy" is the same turn
+        return sum(1 for message in conversation.messages if not message.busy)
 
     for text in patient.opening:
         replies = await turn(text)
         if replies is None:
             return
     if patient.self_check:
-        while (question := asked(replies or [])) and len(conversation.messages) < patient.max_turns:
+        while (question := asked(replies or [])) and turns_taken() < patient.max_turns:
             replies = await turn(NOTHING_WRONG[question])
             if replies is None:
                 return

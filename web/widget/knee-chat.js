@@ -182,13 +182,17 @@
     return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
 
-  // What was sent last, to offer it again when the server was too busy to read it.
-  var lastSent = null;
+  // Each message carries an id that a busy reply names ({"busy": true, "resend": id}), so that
+  // "Send again" offers exactly the message the server did not read. Kept for this page only.
+  var sent = {};
+  var nextId = 1;
 
   function emit(payload, shown) {
-    lastSent = { payload: payload, shown: shown || null };
-    if (confirmed) socket.emit("user_uttered", { message: payload, session_id: state.session });
-    else pending.push(payload);
+    var id = nextId++;
+    sent[id] = { payload: payload, shown: shown || null };
+    var event = { message: payload, session_id: state.session, metadata: { client_message_id: id } };
+    if (confirmed) socket.emit("user_uttered", event);
+    else pending.push(event);
   }
 
   function say(payload, shown) {
@@ -215,8 +219,10 @@
       save("session", state.session);
     }
     var options = transports();
+    // timeout: a connection attempt that hangs (a WebSocket opened and never answered) is given up
+    // after 8 s, not socket.io's 20, and the next attempt long-polls.
     socket = window.io(config.server, { transports: options.transports, upgrade: options.upgrade, reconnection: true,
-                                        query: { knee_session: state.session }, auth: authenticate });
+                                        timeout: 8000, query: { knee_session: state.session }, auth: authenticate });
     socket.on("connect_error", function () {
       if (socket.io.opts.transports[0] === "websocket") socket.io.opts.transports = ["polling", "websocket"];
     });
@@ -232,7 +238,7 @@
         setTyping(true);
         emit("/greet");
       }
-      pending.splice(0).forEach(function (payload) { socket.emit("user_uttered", { message: payload, session_id: state.session }); });
+      pending.splice(0).forEach(function (event) { event.session_id = sessionId; socket.emit("user_uttered", event); });
     });
     socket.on("bot_uttered", function (message) {
       clearTimeout(typingTimer);
@@ -242,9 +248,8 @@
         return { title: String(b.title), payload: String(b.payload) };
       });
       // "Busy, send it again": the server did not read (nor keep) the message; one tap sends it again.
-      if (message.busy === true && lastSent) {
-        buttons = [{ title: "Send again", payload: lastSent.payload, shown: lastSent.shown, resend: true }];
-      }
+      var refused = message.busy === true && sent[message.resend];
+      if (refused) buttons = [{ title: "Send again", payload: refused.payload, shown: refused.shown, resend: true }];
       add({ from: "bot", text: text, buttons: buttons });
       var call = emergencyCall(message);
       if (call) {
